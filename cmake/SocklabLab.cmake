@@ -1,0 +1,104 @@
+# socklab_add_lab(): the one function that turns a line of labs/manifest.txt into targets.
+#
+# For lab NN in folder labs/NN-name/ it makes
+#   socklab_labNN   a static library from the student-owned files listed in the manifest,
+#                   taken from labs/NN-name/src/ or solutions/NN-name/ (see SOCKLAB_IMPL),
+#                   with labs/NN-name/include/ public, linked to every lab before it;
+#   one program per labs/NN-name/app/*.cpp, named after the file (lab01-endpoint.cpp ->
+#                   build/bin/lab01-endpoint);
+#   labNN_tests     the Catch2 tests in labs/NN-name/tests/*.cpp, each TEST_CASE its own CTest
+#                   test named "labNN/<test case>", labelled labNN, with a TIMEOUT.
+#
+# SOCKLAB_IMPL_NN (empty by default) overrides SOCKLAB_IMPL for one lab, so the grader can build
+# lab 03 from a submission on top of the reference labs 01 and 02.
+
+set(SOCKLAB_MANIFEST ${PROJECT_SOURCE_DIR}/labs/manifest.txt)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${SOCKLAB_MANIFEST})
+
+# Seconds a single test case may run before CTest kills it (the tests' own deadlines are shorter).
+set(SOCKLAB_TEST_TIMEOUT 20 CACHE STRING "CTest TIMEOUT of every lab test case, in seconds")
+# A test calls socklab::testkit::skip() to exit with this code when the machine cannot run it.
+set(SOCKLAB_SKIP_RETURN_CODE 77)
+
+function(socklab_add_lab id folder)
+  set(files ${ARGN})
+  set(lab_dir ${PROJECT_SOURCE_DIR}/labs/${folder})
+
+  set(impl ${SOCKLAB_IMPL})
+  set(SOCKLAB_IMPL_${id} "" CACHE STRING "Override SOCKLAB_IMPL for lab ${id} (student|solution)")
+  if(SOCKLAB_IMPL_${id})
+    set(impl ${SOCKLAB_IMPL_${id}})
+  endif()
+  if(impl STREQUAL "solution")
+    set(src_dir ${PROJECT_SOURCE_DIR}/solutions/${folder})
+    if(NOT IS_DIRECTORY ${src_dir})
+      message(FATAL_ERROR
+        "SOCKLAB_IMPL=solution builds lab ${id} from ${src_dir}, but that folder does not exist.\n"
+        "The reference solutions are not part of a student handout: configure with "
+        "-DSOCKLAB_IMPL=student (cmake --preset student).")
+    endif()
+  elseif(impl STREQUAL "student")
+    set(src_dir ${lab_dir}/src)
+  else()
+    message(FATAL_ERROR "SOCKLAB_IMPL_${id} is '${impl}'; it must be 'student' or 'solution'.")
+  endif()
+
+  set(sources "")
+  foreach(file IN LISTS files)
+    if(NOT EXISTS ${src_dir}/${file})
+      message(FATAL_ERROR "labs/manifest.txt lists ${file} for lab ${id}, but ${src_dir}/${file} is missing.")
+    endif()
+    list(APPEND sources ${src_dir}/${file})
+  endforeach()
+
+  set(lib socklab_lab${id})
+  add_library(${lib} STATIC ${sources})
+  target_include_directories(${lib} PUBLIC ${lab_dir}/include)
+  target_link_libraries(${lib} PUBLIC socklab_common ${SOCKLAB_LAB_LIBRARIES})
+  set(SOCKLAB_LAB_LIBRARIES ${SOCKLAB_LAB_LIBRARIES} ${lib} PARENT_SCOPE)
+
+  # The lab's programs (given code).
+  file(GLOB apps CONFIGURE_DEPENDS ${lab_dir}/app/*.cpp)
+  set(programs "")
+  foreach(app IN LISTS apps)
+    get_filename_component(name ${app} NAME_WE)
+    add_executable(${name} ${app})
+    target_link_libraries(${name} PRIVATE ${lib})
+    list(APPEND programs ${name})
+  endforeach()
+
+  # The lab's tests (given code).
+  file(GLOB tests CONFIGURE_DEPENDS ${lab_dir}/tests/*.cpp)
+  if(tests)
+    set(test_exe lab${id}_tests)
+    add_executable(${test_exe} ${tests})
+    target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main)
+    target_compile_definitions(${test_exe} PRIVATE
+      SOCKLAB_LAB_DIR="${lab_dir}" SOCKLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+      SOCKLAB_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    if(programs)
+      add_dependencies(${test_exe} ${programs})
+    endif()
+    catch_discover_tests(${test_exe}
+      TEST_PREFIX "lab${id}/"
+      PROPERTIES
+        LABELS "lab${id}"
+        TIMEOUT ${SOCKLAB_TEST_TIMEOUT}
+        SKIP_RETURN_CODE ${SOCKLAB_SKIP_RETURN_CODE}
+        ENVIRONMENT "SOCKLAB_UNDER_CTEST=1")
+  endif()
+endfunction()
+
+# Read labs/manifest.txt and add every lab in it, in order.
+function(socklab_add_labs_from_manifest)
+  file(STRINGS ${SOCKLAB_MANIFEST} lines REGEX "^[0-9][0-9] ")
+  set(SOCKLAB_LAB_LIBRARIES "")
+  set(ids "")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "[ \t]+" ";" fields "${line}")
+    list(POP_FRONT fields id folder)
+    socklab_add_lab(${id} ${folder} ${fields})
+    list(APPEND ids ${id})
+  endforeach()
+  set_property(GLOBAL PROPERTY SOCKLAB_LAB_IDS ${ids})
+endfunction()

@@ -1,0 +1,48 @@
+// Loopback helpers for tests, written with plain system calls and independent of any student
+// code: a test of the student's server talks to it through these, never through the student's
+// own client, so one bug cannot hide another.
+#pragma once
+
+#include "socklab/testkit/deadline.hpp"
+#include "socklab/unique_fd.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace socklab::testkit {
+
+// A TCP listener on 127.0.0.1 with a port the kernel chose (port 0), SO_REUSEADDR set.
+class LoopbackListener {
+public:
+    explicit LoopbackListener(int backlog = 16);
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    // Accepts one connection; TimeoutError when none arrives before the deadline.
+    [[nodiscard]] UniqueFd accept(Deadline deadline);
+
+private:
+    UniqueFd fd_;
+    std::uint16_t port_ = 0;
+};
+
+// Connects to 127.0.0.1:port; throws SocketError when refused, TimeoutError at the deadline.
+[[nodiscard]] UniqueFd connect_loopback(std::uint16_t port, Deadline deadline);
+
+// Sends all of bytes (MSG_NOSIGNAL); throws SocketError (EPIPE, ECONNRESET, ...).
+void send_all(int fd, std::string_view bytes, Deadline deadline);
+
+// Receives exactly n bytes. Throws TimeoutError, or std::runtime_error at EOF, quoting what came.
+[[nodiscard]] std::string recv_exactly(int fd, std::size_t n, Deadline deadline);
+
+// Receives up to and including the next "\n". Throws like recv_exactly.
+[[nodiscard]] std::string recv_line(int fd, Deadline deadline);
+
+// Receives until the peer closes (EOF); returns everything. Throws TimeoutError quoting what came.
+[[nodiscard]] std::string recv_until_eof(int fd, Deadline deadline);
+
+// Closes fd so that the peer sees a reset (RST) rather than an orderly close: SO_LINGER 0.
+void close_with_reset(UniqueFd fd);
+
+} // namespace socklab::testkit

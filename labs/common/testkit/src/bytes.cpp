@@ -1,0 +1,82 @@
+#include "socklab/testkit/bytes.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace socklab::testkit {
+namespace {
+
+std::string escape_one(unsigned char c) {
+    switch (c) {
+    case '\r': return "\\r";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\0': return "\\0";
+    case '\\': return "\\\\";
+    case '"': return "\\\"";
+    default: break;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        return std::string(1, static_cast<char>(c));
+    }
+    char hex[5];
+    std::snprintf(hex, sizeof hex, "\\x%02x", c);
+    return hex;
+}
+
+std::string escape_all(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    for (const char c : bytes) {
+        out += escape_one(static_cast<unsigned char>(c));
+    }
+    return out;
+}
+
+} // namespace
+
+std::string escape_bytes(std::string_view bytes, std::size_t max_bytes) {
+    if (bytes.size() <= max_bytes) {
+        return "\"" + escape_all(bytes) + "\"";
+    }
+    const std::size_t half = max_bytes / 2;
+    return "\"" + escape_all(bytes.substr(0, half)) + "\" ... (" +
+           std::to_string(bytes.size() - 2 * half) + " bytes elided, " +
+           std::to_string(bytes.size()) + " in all) ... \"" +
+           escape_all(bytes.substr(bytes.size() - half)) + "\"";
+}
+
+std::size_t first_difference(std::string_view a, std::string_view b) {
+    const auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    if (ia == a.end() && ib == b.end()) {
+        return std::string_view::npos;
+    }
+    return static_cast<std::size_t>(ia - a.begin());
+}
+
+std::string describe_difference(std::string_view expected, std::string_view actual) {
+    const std::size_t at = first_difference(expected, actual);
+    if (at == std::string_view::npos) {
+        return "the bytes are equal";
+    }
+    // Show a window around the first difference so the caret stays on screen.
+    constexpr std::size_t kBefore = 24;
+    constexpr std::size_t kWindow = 64;
+    const std::size_t from = at > kBefore ? at - kBefore : 0;
+    const auto window = [&](std::string_view s) {
+        const std::string_view part = from < s.size() ? s.substr(from, kWindow) : std::string_view{};
+        return (from > 0 ? std::string("...") : std::string()) + "\"" + escape_all(part) + "\"" +
+               (from + kWindow < s.size() ? "..." : "");
+    };
+    const std::string prefix = (from > 0 ? "..." : "") + std::string("\"") +
+                               escape_all(expected.substr(from, at - from));
+    std::string picture = "first difference at byte " + std::to_string(at) + " (expected " +
+                          std::to_string(expected.size()) + " bytes, got " +
+                          std::to_string(actual.size()) + ")\n";
+    picture += "  expected: " + window(expected) + "\n";
+    picture += "  actual:   " + window(actual) + "\n";
+    picture += "            " + std::string(prefix.size(), ' ') + "^";
+    return picture;
+}
+
+} // namespace socklab::testkit

@@ -1,0 +1,94 @@
+#include "socklab/testkit/netns.hpp"
+
+#include "socklab/check.hpp"
+#include "socklab/unique_fd.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <exception>
+
+namespace socklab::testkit {
+namespace {
+
+void write_fully(int fd, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0 && errno != EINTR) {
+            return;
+        }
+        done += n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+}
+
+} // namespace
+
+NetnsOutcome run_in_private_netns(const std::function<std::string()>& body, milliseconds timeout) {
+    int fds[2];
+    check(::pipe2(fds, O_CLOEXEC), "pipe2");
+    UniqueFd read_end(fds[0]);
+    UniqueFd write_end(fds[1]);
+
+    const pid_t pid = check(::fork(), "fork");
+    if (pid == 0) {
+        read_end.reset();
+        // First byte: 'R' ran, 'U' unavailable; then the text.
+        if (::unshare(CLONE_NEWNET) == -1) {
+            write_fully(write_end.get(), std::string("Uunshare(CLONE_NEWNET) failed: ") + std::strerror(errno) +
+                                             " (a private network namespace needs root or CAP_SYS_ADMIN)");
+            ::_exit(0);
+        }
+        std::string result;
+        try {
+            result = body();
+        } catch (const std::exception& e) {
+            result = std::string("exception: ") + e.what();
+        } catch (...) {
+            result = "exception: (not a std::exception)";
+        }
+        write_fully(write_end.get(), "R" + result);
+        ::_exit(0);
+    }
+    write_end.reset();
+
+    std::string text;
+    const Deadline deadline(timeout);
+    for (;;) {
+        pollfd p{read_end.get(), POLLIN, 0};
+        const int ready = retry_on_eintr([&] { return ::poll(&p, 1, deadline.poll_timeout()); });
+        if (ready <= 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            throw TimeoutError("the body run in a private network namespace did not finish within " +
+                               std::to_string(timeout.count()) + " ms");
+        }
+        char buffer[4096];
+        const ssize_t n = retry_on_eintr([&] { return ::read(read_end.get(), buffer, sizeof buffer); });
+        if (n <= 0) {
+            break;
+        }
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+    }
+
+    NetnsOutcome outcome;
+    if (text.empty()) {
+        outcome.reason = "the child process ended without a report";
+    } else if (text[0] == 'U') {
+        outcome.reason = text.substr(1);
+    } else {
+        outcome.ran = true;
+        outcome.result = text.substr(1);
+    }
+    return outcome;
+}
+
+} // namespace socklab::testkit

@@ -1,0 +1,208 @@
+// Tests of the test kit: the lab tests' failure messages and deadlines are only as good as these.
+#include "socklab/check.hpp"
+#include "socklab/testkit/bytes.hpp"
+#include "socklab/testkit/deadline.hpp"
+#include "socklab/testkit/loopback.hpp"
+#include "socklab/testkit/netns.hpp"
+#include "socklab/testkit/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <string>
+
+using namespace socklab::testkit;
+using std::chrono::milliseconds;
+
+namespace {
+
+TEST(EscapeBytes, MakesControlBytesVisible) {
+    EXPECT_EQ(escape_bytes(std::string("a\r\n\t\0\x7f\xff\"\\", 9)), R"("a\r\n\t\0\x7f\xff\"\\")");
+}
+
+TEST(EscapeBytes, ElidesTheMiddleOfALongString) {
+    const std::string text = escape_bytes(std::string(1000, 'x'), 100);
+    EXPECT_NE(text.find("900 bytes elided, 1000 in all"), std::string::npos) << text;
+}
+
+TEST(DescribeDifference, PutsTheCaretUnderTheFirstDifferingByte) {
+    const std::string picture = describe_difference("hello\n", "hello\r\n");
+    EXPECT_EQ(picture, "first difference at byte 5 (expected 6 bytes, got 7)\n"
+                       "  expected: \"hello\\n\"\n"
+                       "  actual:   \"hello\\r\\n\"\n"
+                       "                  ^");
+}
+
+TEST(DescribeDifference, ReportsAShortActualAtTheEndOfIt) {
+    EXPECT_EQ(first_difference("abc", "ab"), 2U);
+    EXPECT_EQ(first_difference("abc", "abc"), std::string_view::npos);
+}
+
+TEST(Deadline, RemainingNeverGoesNegative) {
+    const Deadline deadline(milliseconds(0));
+    EXPECT_TRUE(deadline.expired());
+    EXPECT_EQ(deadline.remaining(), milliseconds(0));
+    EXPECT_EQ(deadline.poll_timeout(), 0);
+}
+
+TEST(WaitUntil, ThrowsTimeoutErrorNamingWhatDidNotHappen) {
+    try {
+        wait_until([] { return false; }, Deadline(milliseconds(20)), "the flag to be set");
+        FAIL() << "no TimeoutError";
+    } catch (const TimeoutError& e) {
+        EXPECT_NE(std::string(e.what()).find("the flag to be set"), std::string::npos) << e.what();
+    }
+}
+
+TEST(RunProgram, CollectsStdoutStderrAndTheExitCode) {
+    const RunResult run = run_program("/bin/sh", {"-c", "echo out; echo err >&2; exit 3"});
+    EXPECT_EQ(run.status.describe(), "exit code 3");
+    EXPECT_EQ(run.out, "out\n");
+    EXPECT_EQ(run.err, "err\n");
+}
+
+TEST(RunProgram, FeedsStdin) {
+    EXPECT_EQ(run_program("/bin/cat", {}, "abc\n").out, "abc\n");
+}
+
+TEST(RunProgram, SurvivesAChildThatExitsWithoutReadingStdin) {
+    // Writing to a pipe nobody reads raises SIGPIPE; the kit must absorb it.
+    const RunResult run = run_program("/bin/true", {}, std::string(1 << 20, 'x'));
+    EXPECT_EQ(run.status.describe(), "exit code 0");
+}
+
+TEST(RunProgram, NamesASignalThatKilledTheChild) {
+    EXPECT_EQ(run_program("/bin/sh", {"-c", "kill -SEGV $$"}).status.describe(), "killed by SIGSEGV");
+}
+
+TEST(RunProgram, GivesUpAtTheDeadlineAndSaysWhatWasPrinted) {
+    try {
+        (void)run_program("/bin/sh", {"-c", "echo started; exec sleep 30"}, {}, milliseconds(200));
+        FAIL() << "no TimeoutError";
+    } catch (const TimeoutError& e) {
+        EXPECT_NE(std::string(e.what()).find("still running after 200 ms"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("started"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ChildProcess, ReadsStdoutLineByLine) {
+    ChildProcess child("/bin/sh", {"-c", "echo one; echo two"});
+    EXPECT_EQ(child.read_stdout_line(Deadline(milliseconds(2000))), "one");
+    EXPECT_EQ(child.read_stdout_line(Deadline(milliseconds(2000))), "two");
+    EXPECT_EQ(child.read_stdout_line(Deadline(milliseconds(2000))), std::nullopt);
+}
+
+TEST(ChildProcess, KillsItsWholeProcessGroupWhenDestroyed) {
+    pid_t grandchild = 0;
+    {
+        ChildProcess child("/bin/sh", {"-c", "sleep 30 & echo $!; wait"});
+        grandchild = std::stoi(child.read_stdout_line(Deadline(milliseconds(2000))).value());
+    }
+    // The grandchild was killed with the group: gone, or a zombie waiting for init to reap it.
+    const auto dead = [grandchild] {
+        const RunResult state = run_program("/bin/sh", {"-c", "cat /proc/" + std::to_string(grandchild) +
+                                                                   "/stat 2>/dev/null | cut -d' ' -f3"});
+        return state.out.empty() || state.out == "Z\n";
+    };
+    wait_until(dead, Deadline(milliseconds(2000)), "the grandchild to be killed");
+}
+
+TEST(Loopback, CarriesBytesBothWaysAndSeesEof) {
+    LoopbackListener listener;
+    ASSERT_NE(listener.port(), 0);
+    socklab::UniqueFd client = connect_loopback(listener.port(), Deadline(milliseconds(2000)));
+    socklab::UniqueFd server = listener.accept(Deadline(milliseconds(2000)));
+    send_all(client.get(), "hello\nrest", Deadline(milliseconds(2000)));
+    EXPECT_EQ(recv_line(server.get(), Deadline(milliseconds(2000))), "hello\n");
+    EXPECT_EQ(recv_exactly(server.get(), 4, Deadline(milliseconds(2000))), "rest");
+    client.reset();
+    EXPECT_EQ(recv_until_eof(server.get(), Deadline(milliseconds(2000))), "");
+}
+
+TEST(Loopback, AcceptGivesUpAtTheDeadline) {
+    LoopbackListener listener;
+    EXPECT_THROW((void)listener.accept(Deadline(milliseconds(20))), TimeoutError);
+}
+
+TEST(Loopback, RecvQuotesWhatCameBeforeTheDeadline) {
+    LoopbackListener listener;
+    socklab::UniqueFd client = connect_loopback(listener.port(), Deadline(milliseconds(2000)));
+    socklab::UniqueFd server = listener.accept(Deadline(milliseconds(2000)));
+    send_all(client.get(), "par\r", Deadline(milliseconds(2000)));
+    try {
+        (void)recv_line(server.get(), Deadline(milliseconds(50)));
+        FAIL() << "no TimeoutError";
+    } catch (const TimeoutError& e) {
+        EXPECT_NE(std::string(e.what()).find(R"("par\r")"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Loopback, CloseWithResetMakesThePeerSeeEconnreset) {
+    LoopbackListener listener;
+    socklab::UniqueFd client = connect_loopback(listener.port(), Deadline(milliseconds(2000)));
+    socklab::UniqueFd server = listener.accept(Deadline(milliseconds(2000)));
+    close_with_reset(std::move(server));
+    try {
+        (void)recv_until_eof(client.get(), Deadline(milliseconds(2000)));
+        FAIL() << "the reset was not seen";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::error_code(ECONNRESET, std::system_category())) << e.what();
+    }
+}
+
+TEST(Loopback, ConnectToAClosedPortIsRefused) {
+    std::uint16_t port = 0;
+    {
+        LoopbackListener listener;
+        port = listener.port();
+    }
+    try {
+        (void)connect_loopback(port, Deadline(milliseconds(2000)));
+        FAIL() << "connect succeeded";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::error_code(ECONNREFUSED, std::system_category())) << e.what();
+    }
+}
+
+TEST(Tripwire, NamesTheTestWhoseSendRaisedSigpipe) {
+    const RunResult run = run_program(program_path("sigpipe_probe"), {});
+    EXPECT_EQ(run.status.describe(), "killed by SIGPIPE");
+    EXPECT_NE(run.err.find("SIGPIPE in test \"probe sends without MSG_NOSIGNAL to a closed peer\""),
+              std::string::npos)
+        << run.err;
+    EXPECT_NE(run.err.find("docs/reference/testkit.md#the-sigpipe-tripwire"), std::string::npos) << run.err;
+}
+
+TEST(PrivateNetns, HasNoRouteOffTheMachine) {
+    const NetnsOutcome outcome = run_in_private_netns([] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(9);
+        address.sin_addr.s_addr = htonl(0xC0000201U); // 192.0.2.1, a documentation address
+        const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        const int err = errno;
+        ::close(fd);
+        return rc == -1 ? std::string(::strerrorname_np(err)) : std::string("connected");
+    });
+    if (!outcome.ran) {
+        GTEST_SKIP() << outcome.reason;
+    }
+    EXPECT_EQ(outcome.result, "ENETUNREACH");
+}
+
+TEST(PrivateNetns, ReportsAnExceptionFromTheBody) {
+    const NetnsOutcome outcome = run_in_private_netns([]() -> std::string { throw std::runtime_error("boom"); });
+    if (!outcome.ran) {
+        GTEST_SKIP() << outcome.reason;
+    }
+    EXPECT_EQ(outcome.result, "exception: boom");
+}
+
+} // namespace
