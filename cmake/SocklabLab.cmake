@@ -13,6 +13,8 @@
 # lab 03 from a submission on top of the reference labs 01 and 02.
 
 set(SOCKLAB_MANIFEST ${PROJECT_SOURCE_DIR}/labs/manifest.txt)
+set(SOCKLAB_SOLUTIONS_DIR ${PROJECT_SOURCE_DIR}/solutions CACHE PATH
+    "Where SOCKLAB_IMPL=solution takes the reference code from (one folder per lab)")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${SOCKLAB_MANIFEST})
 
 # Seconds a single test case may run before CTest kills it (the tests' own deadlines are shorter).
@@ -30,7 +32,7 @@ function(socklab_add_lab id folder)
     set(impl ${SOCKLAB_IMPL_${id}})
   endif()
   if(impl STREQUAL "solution")
-    set(src_dir ${PROJECT_SOURCE_DIR}/solutions/${folder})
+    set(src_dir ${SOCKLAB_SOLUTIONS_DIR}/${folder})
     if(NOT IS_DIRECTORY ${src_dir})
       message(FATAL_ERROR
         "SOCKLAB_IMPL=solution builds lab ${id} from ${src_dir}, but that folder does not exist.\n"

@@ -40,7 +40,9 @@ Endpoint Endpoint::parse(std::string_view text) {
     }
 }
 
-std::string Endpoint::to_string() const { return address.to_string() + ":" + std::to_string(port); }
+std::string Endpoint::to_string() const {
+    return address.to_string() + ":" + std::to_string(port);
+}
 
 sockaddr_in Endpoint::to_sockaddr() const {
     sockaddr_in result{};

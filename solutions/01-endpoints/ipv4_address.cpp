@@ -17,8 +17,9 @@ std::uint8_t parse_part(std::string_view whole, std::string_view part, int numbe
     }
     for (const char c : part) {
         if (c < '0' || c > '9') {
-            reject(whole, which + " holds '" + std::string(1, c) +
-                              "', which is not a digit: write four numbers 0-255 joined by dots, like 192.168.1.5");
+            reject(whole,
+                   which + " holds '" + std::string(1, c) +
+                       "', which is not a digit: write four numbers 0-255 joined by dots, like 192.168.1.5");
         }
     }
     if (part.size() > 1 && part[0] == '0') {

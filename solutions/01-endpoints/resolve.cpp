@@ -16,6 +16,11 @@ std::vector<Endpoint> resolve(std::string_view host, std::uint16_t port) {
         throw std::invalid_argument("invalid host name \"\": it is empty; give a name like localhost "
                                     "or an address like 127.0.0.1");
     }
+    // Digits and dots only: an address, not a name. Parse it strictly rather than let
+    // getaddrinfo apply inet_aton's old rules (octal parts, missing parts).
+    if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+        return {Endpoint{Ipv4Address::parse(host), port}};
+    }
     addrinfo hints{};
     hints.ai_family = AF_INET;       // IPv4 only: the labs' Endpoint is IPv4
     hints.ai_socktype = SOCK_STREAM; // TCP; without it each address comes back once per socket type

@@ -58,8 +58,7 @@ int parse(std::string_view text) {
 int resolve(std::string_view name, std::string_view port_text) {
     const auto port = socklab::parse_port(port_text);
     for (const auto& endpoint : socklab::resolve(name, port)) {
-        std::cout << endpoint.to_string() << " (" << socklab::to_string(endpoint.address.classify())
-                  << ")\n";
+        std::cout << endpoint.to_string() << " (" << socklab::to_string(endpoint.address.classify()) << ")\n";
     }
     return socklab::exit_code::kOk;
 }

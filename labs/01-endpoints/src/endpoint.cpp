@@ -20,7 +20,8 @@ Endpoint Endpoint::parse([[maybe_unused]] std::string_view text) {
 
 std::string Endpoint::to_string() const {
     // TODO: address, ':', port.
-    throw NotImplemented("Endpoint::to_string", "docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint");
+    throw NotImplemented("Endpoint::to_string",
+                         "docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint");
 }
 
 sockaddr_in Endpoint::to_sockaddr() const {

@@ -12,7 +12,8 @@
 namespace socklab {
 
 std::vector<Endpoint> resolve([[maybe_unused]] std::string_view host, [[maybe_unused]] std::uint16_t port) {
-    // TODO: reject an empty host with std::invalid_argument. Call getaddrinfo(3) with hints
+    // TODO: reject an empty host with std::invalid_argument. A host of only digits and dots is an
+    // address: return {Endpoint{Ipv4Address::parse(host), port}}. Otherwise call getaddrinfo(3) with hints
     // ai_family = AF_INET and ai_socktype = SOCK_STREAM; on failure call
     // throw_resolver_error(rc, host). Turn each result's ai_addr into an Endpoint with
     // Endpoint::from_sockaddr, set its port, skip duplicates, and freeaddrinfo(3) the list.

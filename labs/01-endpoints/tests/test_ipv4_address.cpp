@@ -79,8 +79,7 @@ TEST_CASE("Ipv4Address rejects a sign in a part") {
 }
 
 TEST_CASE("Ipv4Address rejects the empty string") {
-    REQUIRE_THROWS_MATCHES(Ipv4Address::parse(""), std::invalid_argument,
-                           MessageContains({"\"\"", "empty"}));
+    REQUIRE_THROWS_MATCHES(Ipv4Address::parse(""), std::invalid_argument, MessageContains({"\"\"", "empty"}));
 }
 
 TEST_CASE("Ipv4Address rejects a leading zero because some tools read it as octal") {

@@ -6,7 +6,7 @@
 #include "socklab/resolve.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
-#include "socklab/testkit/netns.hpp"
+#include "socklab/testkit/child.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -26,7 +26,7 @@ constexpr const char* kNameThatDoesNotExist = "socklab-no-such-host.invalid";
 
 // Resolves kNameThatDoesNotExist in a private network namespace and describes what came back:
 // "error <category> <what()>", "endpoints N", or "other exception: ...".
-socklab::testkit::NetnsOutcome resolve_nonexistent_name_privately() {
+socklab::testkit::ChildOutcome resolve_nonexistent_name_privately() {
     return socklab::testkit::run_in_private_netns([]() -> std::string {
         try {
             const auto endpoints = resolve(kNameThatDoesNotExist, 80);
@@ -66,6 +66,15 @@ TEST_CASE("resolve returns a dotted-decimal address as it is") {
     CHECK(endpoints[0] == Endpoint{Ipv4Address::loopback(), 443});
 }
 
+TEST_CASE("resolve rejects a numeric host with a leading zero instead of reading it as octal") {
+    REQUIRE_THROWS_MATCHES(resolve("010.0.0.1", 80), std::invalid_argument,
+                           MessageContains({"\"010.0.0.1\"", "leading zero"}));
+}
+
+TEST_CASE("resolve rejects a numeric host with fewer than four parts") {
+    REQUIRE_THROWS_MATCHES(resolve("127.1", 80), std::invalid_argument, MessageContains({"\"127.1\""}));
+}
+
 TEST_CASE("resolve rejects an empty host name") {
     REQUIRE_THROWS_MATCHES(resolve("", 80), std::invalid_argument, MessageContains({"\"\""}));
 }
@@ -74,7 +83,8 @@ TEST_CASE("resolve reports a name that cannot be resolved as a resolver error") 
     const auto outcome = resolve_nonexistent_name_privately();
     if (!outcome.ran) {
         SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may "
-                     "be resolved: " + outcome.reason);
+                     "be resolved: " +
+                     outcome.reason);
     }
     INFO("what resolve gave inside the namespace: " << outcome.result);
     CHECK(outcome.result.rfind("error resolver ", 0) == 0);
@@ -84,7 +94,8 @@ TEST_CASE("resolve names the host in the message of a resolver error") {
     const auto outcome = resolve_nonexistent_name_privately();
     if (!outcome.ran) {
         SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may "
-                     "be resolved: " + outcome.reason);
+                     "be resolved: " +
+                     outcome.reason);
     }
     INFO("what resolve gave inside the namespace: " << outcome.result);
     CHECK(outcome.result.find(std::string("\"") + kNameThatDoesNotExist + "\"") != std::string::npos);

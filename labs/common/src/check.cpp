@@ -118,13 +118,11 @@ std::string_view likely_cause(int err, std::string_view operation) {
     case ECONNRESET:
         return "the peer reset the connection: its program crashed, or closed the socket while "
                "data was still unread";
-    case EPIPE:
-        return "the peer has closed the connection, so nothing more can be sent on it";
+    case EPIPE: return "the peer has closed the connection, so nothing more can be sent on it";
     case ECONNABORTED: return "the connection was aborted before it could be accepted";
     case ENOTCONN: return "the socket is not connected (yet, or any more)";
     case EMFILE:
-    case ENFILE:
-        return "too many open descriptors: is one leaking (never closed) for every connection?";
+    case ENFILE: return "too many open descriptors: is one leaking (never closed) for every connection?";
     case EBADF: return "the descriptor is not open: it was closed already, or never opened";
     case ENOTSOCK: return "the descriptor is not a socket";
     default: return {};

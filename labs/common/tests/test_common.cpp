@@ -15,7 +15,9 @@
 
 namespace {
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) != -1;
+}
 
 int open_pipe_end() {
     int fds[2];
@@ -51,7 +53,9 @@ TEST(UniqueFd, ReleaseGivesUpOwnershipWithoutClosing) {
     ::close(fd);
 }
 
-TEST(Check, ReturnsTheResultWhenItIsNotMinusOne) { EXPECT_EQ(socklab::check(7, "op"), 7); }
+TEST(Check, ReturnsTheResultWhenItIsNotMinusOne) {
+    EXPECT_EQ(socklab::check(7, "op"), 7);
+}
 
 TEST(Check, ThrowsSocketErrorCarryingErrnoOperationAndEndpoint) {
     errno = ECONNREFUSED;
@@ -63,7 +67,8 @@ TEST(Check, ThrowsSocketErrorCarryingErrnoOperationAndEndpoint) {
         EXPECT_EQ(e.operation(), "connect to");
         EXPECT_EQ(e.endpoint(), "127.0.0.1:9");
         const std::string what = e.what();
-        EXPECT_NE(what.find("connect to 127.0.0.1:9: Connection refused [ECONNREFUSED]"), std::string::npos) << what;
+        EXPECT_NE(what.find("connect to 127.0.0.1:9: Connection refused [ECONNREFUSED]"), std::string::npos)
+            << what;
         EXPECT_NE(what.find("nothing listens there"), std::string::npos) << what;
     }
 }

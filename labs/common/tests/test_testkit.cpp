@@ -3,7 +3,7 @@
 #include "socklab/testkit/bytes.hpp"
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
-#include "socklab/testkit/netns.hpp"
+#include "socklab/testkit/child.hpp"
 #include "socklab/testkit/process.hpp"
 
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -107,7 +107,7 @@ TEST(ChildProcess, KillsItsWholeProcessGroupWhenDestroyed) {
     // The grandchild was killed with the group: gone, or a zombie waiting for init to reap it.
     const auto dead = [grandchild] {
         const RunResult state = run_program("/bin/sh", {"-c", "cat /proc/" + std::to_string(grandchild) +
-                                                                   "/stat 2>/dev/null | cut -d' ' -f3"});
+                                                                  "/stat 2>/dev/null | cut -d' ' -f3"});
         return state.out.empty() || state.out == "Z\n";
     };
     wait_until(dead, Deadline(milliseconds(2000)), "the grandchild to be killed");
@@ -180,7 +180,7 @@ TEST(Tripwire, NamesTheTestWhoseSendRaisedSigpipe) {
 }
 
 TEST(PrivateNetns, HasNoRouteOffTheMachine) {
-    const NetnsOutcome outcome = run_in_private_netns([] {
+    const ChildOutcome outcome = run_in_private_netns([] {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in address{};
         address.sin_family = AF_INET;
@@ -198,7 +198,8 @@ TEST(PrivateNetns, HasNoRouteOffTheMachine) {
 }
 
 TEST(PrivateNetns, ReportsAnExceptionFromTheBody) {
-    const NetnsOutcome outcome = run_in_private_netns([]() -> std::string { throw std::runtime_error("boom"); });
+    const ChildOutcome outcome =
+        run_in_private_netns([]() -> std::string { throw std::runtime_error("boom"); });
     if (!outcome.ran) {
         GTEST_SKIP() << outcome.reason;
     }

@@ -12,10 +12,11 @@ namespace socklab {
 class NotImplemented : public std::exception {
 public:
     // function: what to implement ("Endpoint::parse"); doc_section: where to read about it
-    // ("docs/labs/01-endpoints.md#parse-an-endpoint").
+    // ("docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint").
     NotImplemented(std::string_view function, std::string_view doc_section);
 
-    // "not implemented yet: Endpoint::parse (read docs/labs/01-endpoints.md#parse-an-endpoint)"
+    // "not implemented yet: Endpoint::parse (read
+    // docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint)"
     [[nodiscard]] const char* what() const noexcept override { return message_.c_str(); }
     [[nodiscard]] const std::string& function() const noexcept { return function_; }
     [[nodiscard]] const std::string& doc_section() const noexcept { return doc_section_; }

@@ -40,9 +40,8 @@ std::string escape_bytes(std::string_view bytes, std::size_t max_bytes) {
         return "\"" + escape_all(bytes) + "\"";
     }
     const std::size_t half = max_bytes / 2;
-    return "\"" + escape_all(bytes.substr(0, half)) + "\" ... (" +
-           std::to_string(bytes.size() - 2 * half) + " bytes elided, " +
-           std::to_string(bytes.size()) + " in all) ... \"" +
+    return "\"" + escape_all(bytes.substr(0, half)) + "\" ... (" + std::to_string(bytes.size() - 2 * half) +
+           " bytes elided, " + std::to_string(bytes.size()) + " in all) ... \"" +
            escape_all(bytes.substr(bytes.size() - half)) + "\"";
 }
 
@@ -68,11 +67,11 @@ std::string describe_difference(std::string_view expected, std::string_view actu
         return (from > 0 ? std::string("...") : std::string()) + "\"" + escape_all(part) + "\"" +
                (from + kWindow < s.size() ? "..." : "");
     };
-    const std::string prefix = (from > 0 ? "..." : "") + std::string("\"") +
-                               escape_all(expected.substr(from, at - from));
+    const std::string prefix =
+        (from > 0 ? "..." : "") + std::string("\"") + escape_all(expected.substr(from, at - from));
     std::string picture = "first difference at byte " + std::to_string(at) + " (expected " +
-                          std::to_string(expected.size()) + " bytes, got " +
-                          std::to_string(actual.size()) + ")\n";
+                          std::to_string(expected.size()) + " bytes, got " + std::to_string(actual.size()) +
+                          ")\n";
     picture += "  expected: " + window(expected) + "\n";
     picture += "  actual:   " + window(actual) + "\n";
     picture += "            " + std::string(prefix.size(), ' ') + "^";

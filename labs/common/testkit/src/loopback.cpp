@@ -23,7 +23,9 @@ sockaddr_in loopback_address(std::uint16_t port) {
     return address;
 }
 
-std::string on_port(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string on_port(std::uint16_t port) {
+    return "127.0.0.1:" + std::to_string(port);
+}
 
 // Waits until fd is ready for events; TimeoutError naming `what` otherwise.
 void wait_ready(int fd, short events, Deadline deadline, const std::string& what) {
@@ -40,10 +42,12 @@ std::string timeout_text(std::string_view what, Deadline deadline, const std::st
 }
 
 // One recv(2) of up to `limit` bytes, appended to into; returns bytes read, 0 at EOF.
-std::size_t recv_some(int fd, std::string& into, std::size_t limit, Deadline deadline, std::string_view what) {
+std::size_t recv_some(int fd, std::string& into, std::size_t limit, Deadline deadline,
+                      std::string_view what) {
     wait_ready(fd, POLLIN, deadline, timeout_text(what, deadline, into));
     char buffer[65536];
-    const ssize_t n = check(retry_on_eintr([&] { return ::recv(fd, buffer, std::min(limit, sizeof buffer), 0); }), "recv");
+    const ssize_t n =
+        check(retry_on_eintr([&] { return ::recv(fd, buffer, std::min(limit, sizeof buffer), 0); }), "recv");
     into.append(buffer, static_cast<std::size_t>(n));
     return static_cast<std::size_t>(n);
 }
@@ -66,8 +70,9 @@ UniqueFd LoopbackListener::accept(Deadline deadline) {
     wait_ready(fd_.get(), POLLIN, deadline,
                "no connection arrived at " + on_port(port_) + " within " +
                    std::to_string(deadline.budget().count()) + " ms");
-    return UniqueFd(check(retry_on_eintr([&] { return ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC); }),
-                          "accept on", on_port(port_)));
+    return UniqueFd(
+        check(retry_on_eintr([&] { return ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC); }),
+              "accept on", on_port(port_)));
 }
 
 UniqueFd connect_loopback(std::uint16_t port, Deadline deadline) {
@@ -97,7 +102,10 @@ void send_all(int fd, std::string_view bytes, Deadline deadline) {
         wait_ready(fd, POLLOUT, deadline,
                    "sending " + std::to_string(bytes.size()) + " more bytes did not finish within " +
                        std::to_string(deadline.budget().count()) + " ms (is the peer reading?)");
-        const ssize_t n = check(retry_on_eintr([&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT); }), "send");
+        const ssize_t n =
+            check(retry_on_eintr(
+                      [&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT); }),
+                  "send");
         bytes.remove_prefix(static_cast<std::size_t>(n));
     }
 }
@@ -131,6 +139,40 @@ std::string recv_until_eof(int fd, Deadline deadline) {
     while (recv_some(fd, got, 65536, deadline, "the peer closing the connection (EOF)") != 0) {
     }
     return got;
+}
+
+BackgroundReader::BackgroundReader(int fd, std::size_t count, Deadline deadline, std::size_t chunk)
+    : fd_(fd), thread_([this, count, deadline, chunk] {
+          try {
+              while (data_.size() < count) {
+                  const std::size_t want = std::min(chunk, count - data_.size());
+                  if (recv_some(fd_, data_, want, deadline, "receiving in the background") == 0) {
+                      if (count != kUntilEof) {
+                          throw std::runtime_error("the peer closed the connection after " +
+                                                   std::to_string(data_.size()) + " of " +
+                                                   std::to_string(count) + " bytes");
+                      }
+                      return;
+                  }
+              }
+          } catch (...) {
+              error_ = std::current_exception();
+          }
+      }) {}
+
+BackgroundReader::~BackgroundReader() {
+    if (thread_.joinable()) {
+        ::shutdown(fd_, SHUT_RDWR); // wakes the thread's poll: it reads EOF and stops
+        thread_.join();
+    }
+}
+
+std::string BackgroundReader::finish() {
+    thread_.join();
+    if (error_) {
+        std::rethrow_exception(error_);
+    }
+    return std::move(data_);
 }
 
 void close_with_reset(UniqueFd fd) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stdexcept>
 
 extern char** environ;
 
@@ -121,9 +122,13 @@ void ChildProcess::write_stdin(std::string_view bytes) {
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 }
 
-void ChildProcess::close_stdin() { stdin_.reset(); }
+void ChildProcess::close_stdin() {
+    stdin_.reset();
+}
 
-void ChildProcess::send_signal(int sig) { check(::kill(-pid_, sig), "kill"); }
+void ChildProcess::send_signal(int sig) {
+    check(::kill(-pid_, sig), "kill");
+}
 
 bool ChildProcess::pump(Deadline deadline) {
     if (!stdout_ && !stderr_) {
@@ -183,9 +188,9 @@ ExitStatus ChildProcess::wait(Deadline deadline) {
             break;
         }
         if (deadline.expired()) {
-            throw TimeoutError(name_ + " was still running after " +
-                               std::to_string(deadline.budget().count()) + " ms; stdout so far: " +
-                               escape_bytes(out_) + "; stderr so far: " + escape_bytes(err_));
+            throw TimeoutError(
+                name_ + " was still running after " + std::to_string(deadline.budget().count()) +
+                " ms; stdout so far: " + escape_bytes(out_) + "; stderr so far: " + escape_bytes(err_));
         }
         // Read output while waiting, so a child blocked on a full pipe can go on. Once both pipes
         // are closed there is no descriptor to wait on, so poll for the exit in short slices.
@@ -200,6 +205,27 @@ ExitStatus ChildProcess::wait(Deadline deadline) {
     while (pump(Deadline(milliseconds(0)))) {
     }
     return status_;
+}
+
+std::uint16_t read_listening_port(ChildProcess& server, Deadline deadline) {
+    const std::optional<std::string> line = server.read_stdout_line(deadline);
+    const std::string prefix = "listening on 127.0.0.1:";
+    if (!line) {
+        (void)server.wait(deadline);
+        throw std::runtime_error(
+            "the server ended before it printed \"listening on 127.0.0.1:PORT\"; its stderr: " +
+            escape_bytes(server.stderr_text()));
+    }
+    const bool digits = line->size() > prefix.size() && line->size() <= prefix.size() + 5 &&
+                        line->find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+    const unsigned long port = digits ? std::stoul(line->substr(prefix.size())) : 0;
+    if (line->rfind(prefix, 0) != 0 || !digits || port == 0 || port > 65535) {
+        throw std::runtime_error(
+            "the server's first line should be \"listening on 127.0.0.1:PORT\" with a real "
+            "port, but it was " +
+            escape_bytes(*line) + "; its stderr: " + escape_bytes(server.stderr_text()));
+    }
+    return static_cast<std::uint16_t>(port);
 }
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,

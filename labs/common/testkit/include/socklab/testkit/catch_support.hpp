@@ -25,14 +25,14 @@ struct StringMaker<socklab::testkit::Bytes> {
 
 namespace socklab::testkit {
 
-// REQUIRE_THAT(got, EqualsBytes("hello\r\n")): on failure prints both escaped and a caret under
-// the first byte that differs.
-class EqualsBytes : public Catch::MatcherBase<std::string> {
+// REQUIRE_THAT(Bytes(got), EqualsBytes("hello\r\n")): on failure prints both escaped (long ones
+// elided in the middle) and a caret under the first byte that differs.
+class EqualsBytes : public Catch::MatcherBase<Bytes> {
 public:
     explicit EqualsBytes(std::string_view expected) : expected_(expected) {}
-    bool match(const std::string& actual) const override {
-        actual_ = actual;
-        return actual == expected_;
+    bool match(const Bytes& actual) const override {
+        actual_ = actual.data;
+        return actual_ == expected_;
     }
     std::string describe() const override {
         return "equals " + escape_bytes(expected_) + "\n" + describe_difference(expected_, actual_);
@@ -103,9 +103,9 @@ void report_skip(std::string_view reason);
 } // namespace socklab::testkit
 
 // Skips the current test: SOCKLAB_SKIP("no network namespace: " + why);
-#define SOCKLAB_SKIP(reason)                                                                       \
-    do {                                                                                           \
-        ::socklab::testkit::report_skip(reason);                                                   \
-        WARN("skipped: " << (reason));                                                             \
-        return;                                                                                    \
+#define SOCKLAB_SKIP(reason)                                                                                 \
+    do {                                                                                                     \
+        ::socklab::testkit::report_skip(reason);                                                             \
+        WARN("skipped: " << (reason));                                                                       \
+        return;                                                                                              \
     } while (false)

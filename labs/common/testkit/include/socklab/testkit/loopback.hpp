@@ -8,8 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace socklab::testkit {
 
@@ -41,6 +43,27 @@ void send_all(int fd, std::string_view bytes, Deadline deadline);
 
 // Receives until the peer closes (EOF); returns everything. Throws TimeoutError quoting what came.
 [[nodiscard]] std::string recv_until_eof(int fd, Deadline deadline);
+
+// Reads from fd on a thread of its own, in chunks of at most `chunk` bytes, until `count` bytes
+// came or the peer closed, while the test writes on the other end. finish() joins the thread and
+// returns what came, or rethrows what went wrong there (a TimeoutError, a reset). When the test
+// leaves early (the code under test threw), the destructor shuts fd down to wake the thread and
+// joins it: no thread outlives its test, and none dies of an uncaught exception.
+class BackgroundReader {
+public:
+    static constexpr std::size_t kUntilEof = static_cast<std::size_t>(-1);
+    BackgroundReader(int fd, std::size_t count, Deadline deadline, std::size_t chunk = 65536);
+    BackgroundReader(const BackgroundReader&) = delete;
+    BackgroundReader& operator=(const BackgroundReader&) = delete;
+    ~BackgroundReader();
+    [[nodiscard]] std::string finish();
+
+private:
+    int fd_;
+    std::string data_;
+    std::exception_ptr error_;
+    std::thread thread_;
+};
 
 // Closes fd so that the peer sees a reset (RST) rather than an orderly close: SO_LINGER 0.
 void close_with_reset(UniqueFd fd);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,11 @@ private:
     std::string out_;
     std::string err_;
 };
+
+// Reads a server's first line, which must be "listening on 127.0.0.1:PORT", and returns PORT.
+// Throws std::runtime_error quoting what came instead (and the server's stderr, which says why it
+// stopped: "not implemented yet: ..." on a skeleton), or TimeoutError at the deadline.
+[[nodiscard]] std::uint16_t read_listening_port(ChildProcess& server, Deadline deadline);
 
 // The result of running a program to completion.
 struct RunResult {

@@ -1,9 +1,10 @@
-#include "socklab/testkit/netns.hpp"
+#include "socklab/testkit/child.hpp"
 
 #include "socklab/check.hpp"
 #include "socklab/unique_fd.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,7 +30,7 @@ void write_fully(int fd, const std::string& text) {
 
 } // namespace
 
-NetnsOutcome run_in_private_netns(const std::function<std::string()>& body, milliseconds timeout) {
+ChildOutcome run_in_child(const std::function<std::string()>& body, ChildSetup setup, milliseconds timeout) {
     int fds[2];
     check(::pipe2(fds, O_CLOEXEC), "pipe2");
     UniqueFd read_end(fds[0]);
@@ -39,9 +40,17 @@ NetnsOutcome run_in_private_netns(const std::function<std::string()>& body, mill
     if (pid == 0) {
         read_end.reset();
         // First byte: 'R' ran, 'U' unavailable; then the text.
-        if (::unshare(CLONE_NEWNET) == -1) {
-            write_fully(write_end.get(), std::string("Uunshare(CLONE_NEWNET) failed: ") + std::strerror(errno) +
+        if (setup.private_netns && ::unshare(CLONE_NEWNET) == -1) {
+            write_fully(write_end.get(), std::string("Uunshare(CLONE_NEWNET) failed: ") +
+                                             std::strerror(errno) +
                                              " (a private network namespace needs root or CAP_SYS_ADMIN)");
+            ::_exit(0);
+        }
+        constexpr uid_t kNobody = 65534;
+        if (setup.drop_privileges && ::geteuid() == 0 &&
+            (::setgroups(0, nullptr) == -1 || ::setgid(kNobody) == -1 || ::setuid(kNobody) == -1)) {
+            write_fully(write_end.get(),
+                        std::string("Ucould not become nobody (uid 65534): ") + std::strerror(errno));
             ::_exit(0);
         }
         std::string result;
@@ -65,7 +74,7 @@ NetnsOutcome run_in_private_netns(const std::function<std::string()>& body, mill
         if (ready <= 0) {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
-            throw TimeoutError("the body run in a private network namespace did not finish within " +
+            throw TimeoutError("the part of the test run in a child process did not finish within " +
                                std::to_string(timeout.count()) + " ms");
         }
         char buffer[4096];
@@ -79,7 +88,7 @@ NetnsOutcome run_in_private_netns(const std::function<std::string()>& body, mill
     while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
     }
 
-    NetnsOutcome outcome;
+    ChildOutcome outcome;
     if (text.empty()) {
         outcome.reason = "the child process ended without a report";
     } else if (text[0] == 'U') {

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""Checks of socklab's docs (python3, standard library only).
+
+  check_docs.py links ROOT
+      Every relative link [text](path), [text](path#anchor), [text](#anchor) (and ![img](path),
+      [ref]: path) in the Markdown files of ROOT points to a file or folder that exists, and the
+      anchor to a section of the target .md file. Links in fenced code blocks and inline code
+      are ignored, and so are links with a scheme (http:, https:, mailto:, ...).
+  check_docs.py skeletons ROOT
+      Every "docs/...md#anchor" named in the given and skeleton code under labs/ points to a
+      section that exists, and every NotImplemented thrown by a skeleton names a docs section.
+  check_docs.py coverage ROOT BUILD_DIR
+      docs/coverage.md maps each point of the cheatsheet to the doc sections that teach it
+      ("Taught in": relative links, checked like links) and the tests that check it ("Checked
+      by": test names in backticks, each known to CTest in BUILD_DIR, or the word "planned").
+
+Each mode prints one line per problem (FILE:LINE: what is wrong) and exits 1, or exits 0 when
+everything is in order. Anchors follow GitHub's rules: the heading's text in lower case, every
+character that is not a letter, digit, space, hyphen or underscore dropped, spaces turned into
+hyphens; a repeated heading gets -1, -2, ...; <a id="x"></a> and <a name="x"></a> count too.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A docs section as code names it: docs/labs/01-endpoints.md#step-4-parse-and-classify-a-port
+DOC_REF = re.compile(r"docs/[A-Za-z0-9_./-]+\.md(?:#[A-Za-z0-9_-]+)?")
+# An inline link or image: [text](dest) or [text](<dest> "title"). Text may hold one level of [].
+INLINE_LINK = re.compile(
+    r"!?\[(?P<text>(?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*(?P<dest><[^>\n]*>|[^\s)]+)"
+    r"(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
+)
+# A reference definition: [label]: dest "title"
+REF_DEFINITION = re.compile(r"^ {0,3}\[(?P<text>[^\]^][^\]]*)\]:\s*(?P<dest><[^>]*>|\S+)")  # not [^1]: notes
+ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+HTML_ANCHOR = re.compile(r"<a\s[^>]*?\b(?:id|name)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+SKIP_DIRS = {".git", "node_modules", "__pycache__"}
+
+
+# --- Markdown reading -----------------------------------------------------------------------
+
+@dataclass
+class MarkdownLine:
+    number: int  # 1-based
+    text: str  # the line with inline code spans blanked out ("" inside fenced code blocks)
+    in_code: bool
+
+
+def blank_inline_code(line: str) -> str:
+    """Replaces every inline code span (`x`, ``x``) by spaces of the same length."""
+    out = []
+    i = 0
+    while i < len(line):
+        if line[i] == "\\" and i + 1 < len(line):
+            out.append(line[i : i + 2])
+            i += 2
+            continue
+        if line[i] == "`":
+            run = len(line[i:]) - len(line[i:].lstrip("`"))
+            closing = line.find("`" * run, i + run)
+            # The closing run must be exactly as long as the opening one.
+            while closing != -1 and closing + run < len(line) and line[closing + run] == "`":
+                closing = line.find("`" * run, closing + run + 1)
+            if closing == -1:
+                out.append(line[i : i + run])
+                i += run
+                continue
+            out.append(" " * (closing + run - i))
+            i = closing + run
+            continue
+        out.append(line[i])
+        i += 1
+    return "".join(out)
+
+
+def markdown_lines(text: str) -> list[MarkdownLine]:
+    """The lines of a Markdown text, marking those inside fenced code blocks."""
+    lines = []
+    fence: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = FENCE.match(raw)
+        if fence is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                fence = match.group(1)
+                lines.append(MarkdownLine(number, "", True))
+            else:
+                lines.append(MarkdownLine(number, blank_inline_code(raw), False))
+        else:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
+                    and not match.group(2).strip():
+                fence = None
+            lines.append(MarkdownLine(number, "", True))
+    return lines
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading's text (before duplicates are numbered)."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link counts by its text
+    text = re.sub(r"<[^>]+>", "", text)  # HTML tags
+    text = text.strip().lower()
+    text = "".join(c for c in text if c.isalnum() or c in " -_")
+    return text.replace(" ", "-")
+
+
+def anchors_of(text: str) -> set[str]:
+    """Every anchor a Markdown text defines: one per heading (numbered when repeated), and
+    explicit <a id> / <a name> anchors."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+
+    def add_heading(title: str) -> None:
+        base = slug(title)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        anchors.add(base if count == 0 else f"{base}-{count}")
+
+    lines = text.splitlines()
+    previous_is_paragraph = False
+    previous_text = ""
+    fence: str | None = None
+    for raw in lines:
+        match = FENCE.match(raw)
+        if fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
+                    and not match.group(2).strip():
+                fence = None
+            previous_is_paragraph = False
+            continue
+        if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+            fence = match.group(1)
+            previous_is_paragraph = False
+            continue
+        for anchor in HTML_ANCHOR.findall(raw):
+            anchors.add(anchor)
+        heading = ATX_HEADING.match(raw)
+        if heading:
+            add_heading(heading.group(2) or "")
+            previous_is_paragraph = False
+            continue
+        if previous_is_paragraph and SETEXT_UNDERLINE.match(raw):
+            add_heading(previous_text)
+            previous_is_paragraph = False
+            continue
+        stripped = raw.strip()
+        starts_block = stripped.startswith(("|", ">", "- ", "* ", "+ ", "<")) or re.match(r"\d+[.)] ", stripped)
+        previous_is_paragraph = bool(stripped) and not starts_block and not raw.startswith("    ")
+        previous_text = stripped
+    return anchors
+
+
+# --- Files --------------------------------------------------------------------------------
+
+def markdown_files(root: Path) -> list[Path]:
+    """The project's Markdown files: those git knows (tracked, or new and not ignored); outside
+    a git checkout, every .md file under root but in build*/ and hidden folders."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "*.md"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        files = sorted({root / name for name in out.split("\0") if name})
+        return [f for f in files if f.is_file() and not is_build_path(f.relative_to(root))]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith((".", "build")))
+        found += [Path(folder) / n for n in sorted(names) if n.endswith(".md")]
+    return found
+
+
+def is_build_path(relative: Path) -> bool:
+    return any(part.startswith("build") or part in SKIP_DIRS for part in relative.parts[:-1])
+
+
+class AnchorCache:
+    """The anchors of each .md file, read once."""
+
+    def __init__(self) -> None:
+        self._anchors: dict[Path, set[str]] = {}
+
+    def get(self, path: Path) -> set[str]:
+        path = path.resolve()
+        if path not in self._anchors:
+            self._anchors[path] = anchors_of(path.read_text(encoding="utf-8", errors="replace"))
+        return self._anchors[path]
+
+
+def show(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def check_target(dest: str, source: Path, root: Path, cache: AnchorCache) -> str | None:
+    """What is wrong with relative link dest written in source, or None."""
+    if dest.startswith("<") and dest.endswith(">"):
+        dest = dest[1:-1]
+    path_part, _, anchor = dest.partition("#")
+    path_part = urllib.parse.unquote(path_part)
+    anchor = urllib.parse.unquote(anchor)
+    if path_part.startswith("/"):
+        target = root / path_part.lstrip("/")
+    elif path_part:
+        target = source.parent / path_part
+    else:
+        target = source
+    if not target.exists():
+        return f"no such file or folder: {show(target, root)}"
+    if anchor and target.is_file() and target.suffix.lower() == ".md":
+        anchors = cache.get(target)
+        if anchor not in anchors:
+            hint = difflib.get_close_matches(anchor, sorted(anchors), n=1)
+            where = "this file" if target.resolve() == source.resolve() else show(target, root)
+            return f"no section #{anchor} in {where}" + (f" (did you mean #{hint[0]}?)" if hint else "")
+    return None
+
+
+def links_in(text: str) -> list[tuple[int, str, str]]:
+    """(line number, link text, destination) of every link outside code."""
+    found = []
+    for line in markdown_lines(text):
+        if line.in_code:
+            continue
+        for match in INLINE_LINK.finditer(line.text):
+            found.append((line.number, match.group("text"), match.group("dest")))
+        definition = REF_DEFINITION.match(line.text)
+        if definition:
+            found.append((line.number, definition.group("text"), definition.group("dest")))
+    return found
+
+
+def is_relative(dest: str) -> bool:
+    return not SCHEME.match(dest.strip("<>")) and not dest.startswith("//")
+
+
+# --- The three checks ---------------------------------------------------------------------
+
+def check_links(root: Path, files: list[Path] | None = None) -> list[str]:
+    cache = AnchorCache()
+    problems = []
+    for md in files if files is not None else markdown_files(root):
+        text = md.read_text(encoding="utf-8", errors="replace")
+        for number, label, dest in links_in(text):
+            if not is_relative(dest):
+                continue
+            wrong = check_target(dest, md, root, cache)
+            if wrong:
+                problems.append(f"{show(md, root)}:{number}: broken link [{label}]({dest}): {wrong}")
+    return problems
+
+
+def skeleton_sources(root: Path) -> list[Path]:
+    labs = root / "labs"
+    files: set[Path] = set()
+    files.update(labs.glob("*/src/**/*.cpp"))
+    files.update(labs.glob("*/src/**/*.hpp"))
+    files.update(labs.glob("*/include/**/*.hpp"))
+    files.update(labs.glob("*/app/**/*.cpp"))
+    files.update(labs.glob("common/**/*.cpp"))
+    files.update(labs.glob("common/**/*.hpp"))
+    # Tests are not skeletons: they may name made-up sections as test data.
+    return sorted(f for f in files if f.is_file() and "tests" not in f.relative_to(labs).parts)
+
+
+def check_skeletons(root: Path) -> list[str]:
+    cache = AnchorCache()
+    problems = []
+    sources = skeleton_sources(root)
+    if not sources:
+        return [f"{show(root / 'labs', root)}:0: no sources found under labs/ (is ROOT the project root?)"]
+    for source in sources:
+        text = source.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in DOC_REF.finditer(line):
+                wrong = check_target(match.group(0), root / "x", root, cache)
+                if wrong:
+                    problems.append(f"{show(source, root)}:{number}: {match.group(0)}: {wrong}")
+        if source.parent.name == "src" and source.parent.parent.parent.name == "labs" \
+                and source.parent.parent.name != "common":
+            for match in re.finditer(r"\bthrow\s+(?:socklab::)?NotImplemented\s*[({]", text):
+                call = text[match.start() : text.find(";", match.end()) + 1 or len(text)]
+                if not DOC_REF.search(call):
+                    number = text.count("\n", 0, match.start()) + 1
+                    problems.append(f"{show(source, root)}:{number}: NotImplemented names no docs section "
+                                    f"(give it \"docs/....md#section\" as its second argument)")
+    return problems
+
+
+def split_row(line: str) -> list[str]:
+    """The cells of a Markdown table row; | inside backticks or escaped as \\| does not split."""
+    cells, cell, in_code, i = [], [], False, 0
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|") and not body.endswith("\\|"):
+        body = body[:-1]
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body) and body[i + 1] == "|":
+            cell.append("|")
+            i += 2
+            continue
+        if c == "`":
+            in_code = not in_code
+        if c == "|" and not in_code:
+            cells.append("".join(cell).strip())
+            cell = []
+        else:
+            cell.append(c)
+        i += 1
+    cells.append("".join(cell).strip())
+    return cells
+
+
+@dataclass
+class CoverageRow:
+    line: int
+    point: str
+    taught: str
+    checked: str
+
+
+@dataclass
+class CoverageTables:
+    rows: list[CoverageRow] = field(default_factory=list)
+    tables: int = 0
+
+
+def coverage_rows(text: str) -> CoverageTables:
+    """The rows of every table of text whose header has a 'Taught in' and a 'Checked by' column."""
+    result = CoverageTables()
+    lines = markdown_lines(text)
+    raw_lines = text.splitlines()
+    i = 0
+    while i + 1 < len(lines):
+        header = lines[i]
+        if header.in_code or not header.text.lstrip().startswith("|") or \
+                not re.match(r"^\s*\|?\s*:?-{3,}", raw_lines[i + 1]):
+            i += 1
+            continue
+        names = [c.lower() for c in split_row(raw_lines[i])]
+        taught = next((k for k, n in enumerate(names) if "taught" in n), None)
+        checked = next((k for k, n in enumerate(names) if "checked" in n), None)
+        i += 2
+        if taught is None or checked is None:
+            continue
+        result.tables += 1
+        while i < len(lines) and raw_lines[i].lstrip().startswith("|") and not lines[i].in_code:
+            cells = split_row(raw_lines[i])
+            cells += [""] * (len(names) - len(cells))
+            result.rows.append(CoverageRow(lines[i].number, cells[0], cells[taught], cells[checked]))
+            i += 1
+    return result
+
+
+def ctest_names(build_dir: Path) -> set[str]:
+    """The names of the tests CTest knows in build_dir."""
+    out = subprocess.run(
+        ["ctest", "--test-dir", str(build_dir), "--show-only=json-v1"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return {test["name"] for test in json.loads(out).get("tests", [])}
+
+
+def check_coverage(root: Path, known_tests: set[str]) -> list[str]:
+    coverage = root / "docs" / "coverage.md"
+    where = show(coverage, root)
+    if not coverage.is_file():
+        return [f"{where}:0: missing: it should map every point of the cheatsheet to the doc "
+                "sections that teach it and the tests that check it"]
+    text = coverage.read_text(encoding="utf-8", errors="replace")
+    tables = coverage_rows(text)
+    if tables.tables == 0:
+        return [f"{where}:0: no table with a 'Taught in' and a 'Checked by' column"]
+    if not tables.rows:
+        return [f"{where}:0: the coverage table has no rows"]
+    cache = AnchorCache()
+    problems = []
+    for row in tables.rows:
+        point = re.sub(r"\s+", " ", row.point)[:60] or "(empty)"
+        if not row.point.strip():
+            problems.append(f"{where}:{row.line}: a row without a cheatsheet point")
+        links = [(label, dest) for _, label, dest in links_in(row.taught)]
+        relative = [(label, dest) for label, dest in links if is_relative(dest)]
+        if not relative:
+            problems.append(f"{where}:{row.line}: '{point}': 'Taught in' has no relative link to a doc section")
+        for label, dest in relative:
+            wrong = check_target(dest, coverage, root, cache)
+            if wrong:
+                problems.append(f"{where}:{row.line}: '{point}': broken link [{label}]({dest}): {wrong}")
+        names = re.findall(r"`([^`]+)`", row.checked)
+        planned = re.search(r"\bplanned\b", re.sub(r"`[^`]*`", "", row.checked), re.IGNORECASE)
+        if not names and not planned:
+            problems.append(f"{where}:{row.line}: '{point}': 'Checked by' names no test in backticks "
+                            "and does not say 'planned'")
+        for name in names:
+            if name not in known_tests:
+                hint = difflib.get_close_matches(name, sorted(known_tests), n=1)
+                problems.append(f"{where}:{row.line}: '{point}': no test named `{name}` in CTest"
+                                + (f" (did you mean `{hint[0]}`?)" if hint else ""))
+    return problems
+
+
+USAGE = """usage: check_docs.py links ROOT
+       check_docs.py skeletons ROOT
+       check_docs.py coverage ROOT BUILD_DIR"""
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in ("links", "skeletons", "coverage"):
+        print(USAGE, file=sys.stderr)
+        return 64
+    mode, root = argv[0], Path(argv[1]).resolve()
+    if not root.is_dir():
+        print(f"check_docs.py: ROOT {root} is not a folder", file=sys.stderr)
+        return 64
+    if mode == "links":
+        files = markdown_files(root)
+        problems = check_links(root, files)
+        checked = f"{len(files)} Markdown files"
+    elif mode == "skeletons":
+        problems = check_skeletons(root)
+        checked = f"{len(skeleton_sources(root))} source files"
+    else:
+        if len(argv) < 3:
+            print("check_docs.py coverage needs the build folder: check_docs.py coverage ROOT BUILD_DIR",
+                  file=sys.stderr)
+            return 64
+        try:
+            known = ctest_names(Path(argv[2]))
+        except (OSError, subprocess.CalledProcessError, ValueError) as error:
+            print(f"check_docs.py: could not list the tests of {argv[2]} with ctest --show-only=json-v1: {error}",
+                  file=sys.stderr)
+            return 1
+        problems = check_coverage(root, known)
+        checked = f"docs/coverage.md against {len(known)} CTest tests"
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"check_docs.py {mode}: {len(problems)} problem(s) in {checked}", file=sys.stderr)
+        return 1
+    print(f"check_docs.py {mode}: {checked}, no problem")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Tests of check_docs.py, each on a small tree in a temporary folder.
+
+Run: python3 -m unittest tools/test_check_docs.py   (or python3 tools/test_check_docs.py)
+"""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("check_docs", HERE / "check_docs.py")
+check_docs = importlib.util.module_from_spec(_spec)
+sys.modules["check_docs"] = check_docs  # dataclasses look their module up by name
+_spec.loader.exec_module(check_docs)
+
+
+class TreeTest(unittest.TestCase):
+    """A temporary project folder (not a git checkout, so check_docs walks it)."""
+
+    def setUp(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.root = Path(self._tmp.name)
+
+    def tearDown(self) -> None:
+        self._tmp.cleanup()
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def links(self) -> list[str]:
+        return check_docs.check_links(self.root)
+
+
+class LinksTest(TreeTest):
+    def test_a_good_link_with_an_anchor_passes(self) -> None:
+        self.write("docs/a.md", "# A\n\nSee [b](b.md#the-send_all-loop) and [top](#a).\n")
+        self.write("docs/b.md", "# B\n\n## The `send_all` loop\n")
+        self.assertEqual(self.links(), [])
+
+    def test_a_link_to_a_missing_file_is_reported_with_file_and_line(self) -> None:
+        self.write("docs/a.md", "# A\n\ntext\nSee [gone](missing.md).\n")
+        problems = self.links()
+        self.assertEqual(len(problems), 1)
+        self.assertTrue(problems[0].startswith("docs/a.md:4: "), problems[0])
+        self.assertIn("docs/missing.md", problems[0])
+
+    def test_a_link_to_a_missing_anchor_is_reported(self) -> None:
+        self.write("docs/a.md", "# A\n\n[b](b.md#no-such-section)\n[self](#nowhere)\n")
+        self.write("docs/b.md", "# B\n\n## A section\n")
+        problems = self.links()
+        self.assertEqual(len(problems), 2, problems)
+        self.assertIn("no section #no-such-section in docs/b.md", problems[0])
+        self.assertIn("#nowhere", problems[1])
+
+    def test_a_repeated_heading_gets_numbered_anchors(self) -> None:
+        self.write("docs/a.md", """\
+            # Errors
+            ## Example
+            ## Example
+            ## Example
+            [second](#example-1) [third](#example-2) [fourth](#example-3)
+            """)
+        problems = self.links()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("#example-3", problems[0])
+
+    def test_links_in_code_blocks_and_inline_code_are_ignored(self) -> None:
+        self.write("docs/a.md", """\
+            # A
+            ```cpp
+            // [not a link](missing.md)
+            ```
+            ~~~
+            [nor this](missing.md#x)
+            ~~~
+            Write `[text](missing.md)` to link.
+            """)
+        self.assertEqual(self.links(), [])
+
+    def test_reference_definitions_are_checked_and_footnotes_are_not(self) -> None:
+        self.write("docs/a.md", "# A\n\nSee [the guide][g].[^1]\n\n[g]: gone.md\n[^1]: A note, not a link.\n")
+        problems = self.links()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertTrue(problems[0].startswith("docs/a.md:5: "), problems[0])
+
+    def test_web_links_are_not_checked(self) -> None:
+        self.write("README.md", "[a](https://example.invalid/x) [b](mailto:x@example.invalid)\n")
+        self.assertEqual(self.links(), [])
+
+    def test_explicit_anchors_and_setext_headings_count(self) -> None:
+        self.write("docs/a.md", """\
+            Setext title
+            ============
+
+            <a id="custom"></a>
+            [one](#setext-title) [two](#custom)
+            """)
+        self.assertEqual(self.links(), [])
+
+    def test_a_link_to_a_folder_or_source_file_passes(self) -> None:
+        self.write("labs/01/src/x.cpp", "int x;\n")
+        self.write("README.md", "[lab](labs/01) [code](labs/01/src/x.cpp#L1)\n")
+        self.assertEqual(self.links(), [])
+
+    def test_build_folders_are_skipped(self) -> None:
+        self.write("build/notes.md", "[gone](missing.md)\n")
+        self.write("build-solution/x/notes.md", "[gone](missing.md)\n")
+        self.assertEqual(self.links(), [])
+
+    def test_the_command_line_exits_1_with_one_line_per_problem(self) -> None:
+        self.write("docs/a.md", "[x](nope.md)\n[y](#nope)\n")
+        run = subprocess.run([sys.executable, str(HERE / "check_docs.py"), "links", str(self.root)],
+                             capture_output=True, text=True)
+        self.assertEqual(run.returncode, 1)
+        self.assertEqual(len(run.stdout.splitlines()), 2, run.stdout)
+
+
+class SlugTest(unittest.TestCase):
+    def test_slugs_follow_github(self) -> None:
+        self.assertEqual(check_docs.slug("Step 4: parse and classify a port"), "step-4-parse-and-classify-a-port")
+        self.assertEqual(check_docs.slug("Why `SO_REUSEADDR`?"), "why-so_reuseaddr")
+        self.assertEqual(check_docs.slug("connect() -- refused"), "connect----refused")
+        self.assertEqual(check_docs.slug("See [the RFC](https://x)"), "see-the-rfc")
+
+
+class SkeletonsTest(TreeTest):
+    def test_a_skeleton_naming_a_missing_section_is_reported(self) -> None:
+        self.write("docs/labs/01.md", "# Lab 01\n## Step 1: parse\n")
+        self.write("labs/01/src/a.cpp", """\
+            void f() { throw NotImplemented("f", "docs/labs/01.md#step-1-parse"); }
+            void g() { throw NotImplemented("g", "docs/labs/01.md#step-9"); }
+            void h() { throw NotImplemented{"h", "later"}; }
+            """)
+        problems = check_docs.check_skeletons(self.root)
+        self.assertEqual(len(problems), 2, problems)
+        self.assertTrue(problems[0].startswith("labs/01/src/a.cpp:2: "), problems[0])
+        self.assertIn("labs/01/src/a.cpp:3: NotImplemented names no docs section", problems[1])
+
+
+class CoverageTest(TreeTest):
+    TESTS = {"lab01: Ipv4Address parses 192.168.1.5", "lab01: parse_port rejects 65536"}
+
+    def test_a_good_table_passes(self) -> None:
+        self.write("docs/concepts/addresses.md", "# Addresses\n## Dotted decimal\n")
+        self.write("docs/coverage.md", """\
+            # Coverage
+            | Cheatsheet point | Taught in | Checked by |
+            |---|---|---|
+            | IPv4 addresses | [dotted](concepts/addresses.md#dotted-decimal) | `lab01: Ipv4Address parses 192.168.1.5` |
+            | Ports | [ports](concepts/addresses.md) | planned |
+            """)
+        self.assertEqual(check_docs.check_coverage(self.root, self.TESTS), [])
+
+    def test_unknown_tests_bad_links_and_empty_cells_are_reported(self) -> None:
+        self.write("docs/concepts/addresses.md", "# Addresses\n")
+        self.write("docs/coverage.md", """\
+            | Cheatsheet point | Taught in | Checked by |
+            |---|---|---|
+            | IPv4 | [x](concepts/addresses.md#nope) | `lab01: no such test` |
+            | Ports | nowhere | |
+            """)
+        problems = check_docs.check_coverage(self.root, self.TESTS)
+        self.assertEqual(len(problems), 4, problems)
+        self.assertTrue(all(p.startswith("docs/coverage.md:") for p in problems))
+        self.assertIn("#nope", problems[0])
+        self.assertIn("`lab01: no such test`", problems[1])
+        self.assertIn("no relative link", problems[2])
+        self.assertIn("planned", problems[3])
+
+    def test_a_missing_coverage_file_is_an_error(self) -> None:
+        problems = check_docs.check_coverage(self.root, self.TESTS)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("docs/coverage.md", problems[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
