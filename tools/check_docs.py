@@ -296,6 +296,30 @@ def check_skeletons(root: Path) -> list[str]:
                     number = text.count("\n", 0, match.start()) + 1
                     problems.append(f"{show(source, root)}:{number}: NotImplemented names no docs section "
                                     f"(give it \"docs/....md#section\" as its second argument)")
+    problems += check_test_tags(root, cache)
+    return problems
+
+
+TEST_CASE = re.compile(r'TEST_CASE\(\s*"((?:[^"\\]|\\.)*)"\s*(?:,\s*"([^"]*)")?\s*\)')
+
+
+def check_test_tags(root: Path, cache: "AnchorCache") -> list[str]:
+    """Every lab test case carries a tag "[docs/....md#section]" naming the section that explains
+    what it checks (the test main prints it when the test fails), and that section exists."""
+    problems = []
+    for source in sorted((root / "labs").glob("[0-9][0-9]-*/tests/*.cpp")):
+        text = source.read_text(encoding="utf-8", errors="replace")
+        for match in TEST_CASE.finditer(text):
+            number = text.count("\n", 0, match.start()) + 1
+            tags = re.findall(r"\[([^\]]*)\]", match.group(2) or "")
+            docs = [tag for tag in tags if tag.startswith("docs/")]
+            if not docs:
+                problems.append(f"{show(source, root)}:{number}: test \"{match.group(1)}\" has no "
+                                f"\"[docs/....md#section]\" tag")
+            for tag in docs:
+                wrong = check_target(tag, root / "x", root, cache)
+                if wrong:
+                    problems.append(f"{show(source, root)}:{number}: {tag}: {wrong}")
     return problems
 
 

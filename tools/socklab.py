@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "labs" / "manifest.txt"
 BUILD_DIRS = {"student": ROOT / "build", "solution": ROOT / "build-solution",
-              "asan": ROOT / "build-asan", "tsan": ROOT / "build-tsan"}
+              "asan": ROOT / "build-asan", "tsan": ROOT / "build-tsan", "fuzz": ROOT / "build-fuzz",
+              "bench": ROOT / "build-bench"}
 SKELETON_SECONDS_LIMIT = 10.0
 TIDY_JOBS = 2
 DOC_SECTION = re.compile(r"docs/[A-Za-z0-9_./-]+\.md(#[A-Za-z0-9_-]+)?")
@@ -272,6 +274,13 @@ def failure_summary(output: str) -> str:
 
 
 def docs_section(output: str) -> str | None:
+    """The docs section a failure points to: the one a skeleton's "not implemented yet" names
+    (what to write first), else the test's own "read:" line (what the behaviour is), else any."""
+    for pattern in (r"not implemented yet: \S+ \(read (" + DOC_SECTION.pattern + r")\)",
+                    r"^read: (" + DOC_SECTION.pattern + r")"):
+        match = re.search(pattern, output, re.MULTILINE)
+        if match:
+            return match.group(1)
     match = DOC_SECTION.search(output)
     return match.group(0) if match else None
 
@@ -483,6 +492,71 @@ def cmd_sanitize() -> int:
     return 1 if failed else 0
 
 
+# --- ./socklab bench ----------------------------------------------------------------------
+
+def cmd_bench() -> int:
+    """Builds the bench preset (solution code, Release) and prints the figures the issues set
+    goals for, each measured against its baseline in the same run."""
+    heading("configure and build preset bench")
+    configure("bench", quiet=True)
+    build("bench", quiet=True)
+    bin_dir = BUILD_DIRS["bench"] / "bin"
+    with tempfile.TemporaryDirectory(prefix="socklab-bench-") as tmp:
+        out = Path(tmp) / "framer.json"
+        cmd = [str(bin_dir / "bench_line_framer"), f"--benchmark_out={out}", "--benchmark_out_format=json"]
+        heading("lab 04: LineFramer")
+        run_step(cmd, "bench_line_framer", "It should not fail: read its output above.")
+        results = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    memchr = results["BM_MemchrScan/min_time:3.000"]["bytes_per_second"]
+    framer = results["BM_LineFramer/min_time:3.000"]["bytes_per_second"]
+    short = results["BM_OneLineByteAtATime/262144/min_time:1.000"]["real_time"]
+    long = results["BM_OneLineByteAtATime/1048576/min_time:1.000"]["real_time"]
+    rows = [
+        ["framer / memchr on 1 GiB of 32-byte lines", f"{framer / 1e9:.2f} / {memchr / 1e9:.2f} GB/s",
+         f"{100 * framer / memchr:.0f}%", ">= 45%"],
+        ["1 MiB line / 256 KiB line, a byte at a time", f"{long:.1f} / {short:.1f} ms", f"{long / short:.2f}x",
+         "<= 5x"],
+    ]
+    table(rows, ["figure", "measured", "ratio", "goal"])
+    heading("lab 04: lab04-server, pipelined requests")
+    run_step([str(bin_dir / "pipeline_driver"), str(bin_dir / "lab04-server")], "pipeline_driver",
+             "It should not fail: read its output above.")
+    return 0
+
+
+# --- ./socklab fuzz -----------------------------------------------------------------------
+
+FUZZ_TARGETS = {"fuzz_line_framer": ROOT / "fuzz" / "corpus" / "line_framer"}
+
+
+def cmd_fuzz(seconds: int) -> int:
+    """Builds the libFuzzer targets (preset fuzz, clang) and runs each for `seconds`, starting from
+    a copy of its seed corpus in build-fuzz/ (so the tracked seeds stay small)."""
+    heading("configure and build preset fuzz")
+    configure("fuzz", quiet=True)
+    build("fuzz", quiet=True)
+    failed = False
+    for target, seeds in FUZZ_TARGETS.items():
+        corpus = BUILD_DIRS["fuzz"] / "corpus" / target
+        corpus.mkdir(parents=True, exist_ok=True)
+        for seed in seeds.iterdir():
+            shutil.copy(seed, corpus / seed.name)
+        cmd = [str(BUILD_DIRS["fuzz"] / "bin" / target), f"-max_total_time={seconds}", "-max_len=4096",
+               f"-artifact_prefix={BUILD_DIRS['fuzz']}/", str(corpus)]
+        heading(f"fuzz {target} for {seconds} s")
+        say(f"$ {quote(cmd)}")
+        done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace")
+        tail = done.stdout.strip().splitlines()[-12:]
+        say("\n".join(tail))
+        if done.returncode != 0:
+            failed = True
+            say(f"FINDING in {target}: the input is saved in build-fuzz/ (crash-*); replay it with "
+                f"build-fuzz/bin/{target} build-fuzz/crash-<id>")
+    say(f"fuzz: {0 if failed else len(FUZZ_TARGETS)} passed, {1 if failed else 0} failed")
+    return 1 if failed else 0
+
+
 # --- ./socklab lint -----------------------------------------------------------------------
 
 FINDING = re.compile(r"^(?P<where>[^\s:][^:]*:\d+:\d+): (?P<kind>warning|error): (?P<what>.*?)(?: \[(?P<check>[^\]]+)\])?$")
@@ -605,10 +679,16 @@ def cmd_lint() -> int:
 # --- main ---------------------------------------------------------------------------------
 
 COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": cmd_grade, "lint": cmd_lint,
-            "sanitize": cmd_sanitize}
+            "sanitize": cmd_sanitize, "bench": cmd_bench}
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) in (1, 2) and argv[0] == "fuzz":
+        seconds = argv[1] if len(argv) == 2 else "60"
+        if not seconds.isdigit() or int(seconds) == 0:
+            print("usage: ./socklab fuzz [SECONDS]   (a whole number above 0; 60 by default)", file=sys.stderr)
+            return 64
+        return cmd_fuzz(int(seconds))
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(f"usage: ./socklab {{{'|'.join(COMMANDS)}}}   (./socklab help says more)", file=sys.stderr)
         return 64

@@ -1,6 +1,6 @@
 // lab01-endpoint: look at an endpoint the way the labs' code sees it (given code).
 //
-//   lab01-endpoint parse HOST:PORT     the address, the port, their classes, the sockaddr_in bytes
+//   lab01-endpoint parse ADDRESS:PORT  the address, the port, their classes, the sockaddr_in bytes
 //   lab01-endpoint resolve NAME PORT   the endpoints NAME resolves to
 #include "socklab/endpoint.hpp"
 #include "socklab/port.hpp"
@@ -16,7 +16,7 @@
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: lab01-endpoint parse HOST:PORT     e.g. lab01-endpoint parse 192.168.1.169:5\n"
+    "usage: lab01-endpoint parse ADDRESS:PORT  e.g. lab01-endpoint parse 192.168.1.169:5\n"
     "       lab01-endpoint resolve NAME PORT   e.g. lab01-endpoint resolve localhost 80\n";
 
 std::string_view port_range(socklab::PortClass port_class) {

@@ -53,6 +53,18 @@ public:
     void testCaseStarting(const Catch::TestCaseInfo& info) override {
         std::strncpy(g_current_test, info.name.c_str(), sizeof g_current_test - 1);
     }
+    // A failed test says which section of the docs explains the behaviour it checks: the tag
+    // every lab test carries, like "[docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address]".
+    void testCaseEnded(const Catch::TestCaseStats& stats) override {
+        if (stats.totals.assertions.allOk()) {
+            return;
+        }
+        for (const std::string& tag : stats.testInfo.tags) {
+            if (tag.rfind("docs/", 0) == 0) {
+                std::cout << "read: " << tag << std::endl;
+            }
+        }
+    }
 };
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "socklab/testkit/child.hpp"
 
 #include "socklab/check.hpp"
+#include "socklab/testkit/loopback.hpp"
 #include "socklab/unique_fd.hpp"
 
 #include <fcntl.h>
@@ -8,11 +9,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 
 namespace socklab::testkit {
 namespace {
@@ -40,10 +43,14 @@ ChildOutcome run_in_child(const std::function<std::string()>& body, ChildSetup s
     if (pid == 0) {
         read_end.reset();
         // First byte: 'R' ran, 'U' unavailable; then the text.
-        if (setup.private_netns && ::unshare(CLONE_NEWNET) == -1) {
-            write_fully(write_end.get(), std::string("Uunshare(CLONE_NEWNET) failed: ") +
-                                             std::strerror(errno) +
-                                             " (a private network namespace needs root or CAP_SYS_ADMIN)");
+        // Root can make a network namespace directly; anyone else can inside a new user namespace
+        // (where the process is root of nothing but its own namespaces).
+        if (setup.private_netns && ::unshare(CLONE_NEWNET) == -1 &&
+            ::unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1) {
+            write_fully(write_end.get(),
+                        std::string("Uunshare(CLONE_NEWNET) failed: ") + std::strerror(errno) +
+                            " (a private network namespace needs root, CAP_SYS_ADMIN, or "
+                            "unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1)");
             ::_exit(0);
         }
         constexpr uid_t kNobody = 65534;
@@ -98,6 +105,54 @@ ChildOutcome run_in_child(const std::function<std::string()>& body, ChildSetup s
         outcome.result = text.substr(1);
     }
     return outcome;
+}
+
+ServerInChild::ServerInChild() {
+    LoopbackListener listener;
+    port_ = listener.port();
+    int fds[2];
+    check(::pipe2(fds, O_CLOEXEC), "pipe2");
+    UniqueFd read_end(fds[0]);
+    UniqueFd write_end(fds[1]);
+    pid_ = check(::fork(), "fork");
+    if (pid_ == 0) {
+        read_end.reset();
+        const int connection = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+        const char done = connection >= 0 ? 'A' : 'E';
+        (void)::write(write_end.get(), &done, 1);
+        for (;;) {
+            ::pause(); // until the test kills it
+        }
+    }
+    signal_fd_ = read_end.release();
+}
+
+ServerInChild::~ServerInChild() {
+    crash();
+    if (signal_fd_ >= 0) {
+        ::close(signal_fd_);
+    }
+}
+
+void ServerInChild::wait_accepted(Deadline deadline) {
+    pollfd p{signal_fd_, POLLIN, 0};
+    if (retry_on_eintr([&] { return ::poll(&p, 1, deadline.poll_timeout()); }) <= 0) {
+        throw TimeoutError("the server in the child process accepted no connection within " +
+                           std::to_string(deadline.budget().count()) + " ms");
+    }
+    char done = 0;
+    if (::read(signal_fd_, &done, 1) != 1 || done != 'A') {
+        throw std::runtime_error("the server in the child process failed to accept");
+    }
+}
+
+void ServerInChild::crash() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) == -1 && errno == EINTR) {
+        }
+        pid_ = -1;
+    }
 }
 
 } // namespace socklab::testkit

@@ -6,10 +6,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <random>
 #include <stdexcept>
 
 namespace socklab::testkit {
@@ -75,6 +77,28 @@ UniqueFd LoopbackListener::accept(Deadline deadline) {
               "accept on", on_port(port_)));
 }
 
+FullListener::FullListener() {
+    fd_.reset(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+    sockaddr_in address = loopback_address(0);
+    check(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), "bind", "127.0.0.1:0");
+    check(::listen(fd_.get(), 0), "listen");
+    socklen_t length = sizeof address;
+    check(::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length), "getsockname");
+    port_ = ntohs(address.sin_port);
+    // Connect until one connection gets no answer: from then on the queue is full. Linux keeps
+    // backlog + 1 completed connections, so with backlog 0 the second one already waits.
+    constexpr int kMostFillers = 16;
+    while (fillers_.size() < kMostFillers) {
+        try {
+            fillers_.push_back(connect_loopback(port_, Deadline(milliseconds(100))));
+        } catch (const TimeoutError&) {
+            return;
+        }
+    }
+    throw std::runtime_error("FullListener: " + std::to_string(kMostFillers) + " connections to 127.0.0.1:" +
+                             std::to_string(port_) + " all completed; the accept queue never filled");
+}
+
 UniqueFd connect_loopback(std::uint16_t port, Deadline deadline) {
     UniqueFd fd(check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket"));
     const sockaddr_in address = loopback_address(port);
@@ -107,6 +131,34 @@ void send_all(int fd, std::string_view bytes, Deadline deadline) {
                       [&] { return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT); }),
                   "send");
         bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+namespace {
+
+void no_delay(int fd) {
+    const int on = 1;
+    check(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on), "setsockopt TCP_NODELAY");
+}
+
+} // namespace
+
+void send_in_pieces(int fd, std::string_view bytes, std::size_t piece_size, Deadline deadline) {
+    no_delay(fd);
+    for (std::size_t at = 0; at < bytes.size(); at += piece_size) {
+        send_all(fd, bytes.substr(at, piece_size), deadline);
+    }
+}
+
+void send_in_random_pieces(int fd, std::string_view bytes, unsigned seed, std::size_t max_piece,
+                           Deadline deadline) {
+    no_delay(fd);
+    std::mt19937 generator(seed);
+    std::uniform_int_distribution<std::size_t> size(1, max_piece);
+    for (std::size_t at = 0; at < bytes.size();) {
+        const std::size_t n = std::min(size(generator), bytes.size() - at);
+        send_all(fd, bytes.substr(at, n), deadline);
+        at += n;
     }
 }
 

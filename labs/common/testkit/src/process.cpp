@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -226,6 +227,26 @@ std::uint16_t read_listening_port(ChildProcess& server, Deadline deadline) {
             escape_bytes(*line) + "; its stderr: " + escape_bytes(server.stderr_text()));
     }
     return static_cast<std::uint16_t>(port);
+}
+
+namespace {
+
+std::size_t count_entries(const char* directory) {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory)) {
+        ++count;
+    }
+    return count;
+}
+
+} // namespace
+
+std::size_t open_descriptor_count() {
+    return count_entries("/proc/self/fd") - 1;
+}
+
+std::size_t thread_count() {
+    return count_entries("/proc/self/task");
 }
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,

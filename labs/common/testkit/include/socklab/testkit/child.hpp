@@ -4,6 +4,9 @@
 
 #include "socklab/testkit/deadline.hpp"
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -36,5 +39,28 @@ struct ChildSetup {
                                                        milliseconds timeout = milliseconds(5000)) {
     return run_in_child(body, ChildSetup{.private_netns = true}, timeout);
 }
+
+// A server in a child process of its own: it listens on 127.0.0.1:0, accepts one connection,
+// never reads from it, and waits to be killed: a server that "crashes" when the test says so.
+class ServerInChild {
+public:
+    ServerInChild();
+    ServerInChild(const ServerInChild&) = delete;
+    ServerInChild& operator=(const ServerInChild&) = delete;
+    // Kills and reaps the child if it still runs.
+    ~ServerInChild();
+
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    // Waits until the child has accepted its connection; TimeoutError at the deadline.
+    void wait_accepted(Deadline deadline);
+    // SIGKILL, then reap: the kernel closes the child's sockets as it would for any crash (FIN,
+    // or RST when data it never read is still in its receive buffer).
+    void crash();
+
+private:
+    pid_t pid_ = -1;
+    int signal_fd_ = -1; // read end of a pipe: the child writes one byte after accept
+    std::uint16_t port_ = 0;
+};
 
 } // namespace socklab::testkit

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace socklab::testkit {
 
@@ -29,11 +30,33 @@ private:
     std::uint16_t port_ = 0;
 };
 
+// A listener on 127.0.0.1 whose accept queue is full and never drained: the kernel drops every
+// further SYN, so a connect to it gets no answer and times out, as when a firewall drops packets.
+// Made of a listen(fd, 0) socket and the connections that filled its queue.
+class FullListener {
+public:
+    FullListener();
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+private:
+    UniqueFd fd_;
+    std::vector<UniqueFd> fillers_;
+    std::uint16_t port_ = 0;
+};
+
 // Connects to 127.0.0.1:port; throws SocketError when refused, TimeoutError at the deadline.
 [[nodiscard]] UniqueFd connect_loopback(std::uint16_t port, Deadline deadline);
 
 // Sends all of bytes (MSG_NOSIGNAL); throws SocketError (EPIPE, ECONNRESET, ...).
 void send_all(int fd, std::string_view bytes, Deadline deadline);
+
+// Sends bytes in pieces of piece_size bytes, one send(2) each, with TCP_NODELAY set so that each
+// piece leaves as a segment of its own (the receiver may still read several at once).
+void send_in_pieces(int fd, std::string_view bytes, std::size_t piece_size, Deadline deadline);
+
+// Sends bytes in pieces of random sizes from 1 to max_piece, the same sizes for the same seed.
+void send_in_random_pieces(int fd, std::string_view bytes, unsigned seed, std::size_t max_piece,
+                           Deadline deadline);
 
 // Receives exactly n bytes. Throws TimeoutError, or std::runtime_error at EOF, quoting what came.
 [[nodiscard]] std::string recv_exactly(int fd, std::size_t n, Deadline deadline);

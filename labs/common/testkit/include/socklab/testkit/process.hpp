@@ -72,6 +72,11 @@ private:
 // stopped: "not implemented yet: ..." on a skeleton), or TimeoutError at the deadline.
 [[nodiscard]] std::uint16_t read_listening_port(ChildProcess& server, Deadline deadline);
 
+// How many descriptors this process has open (the entries of /proc/self/fd, less the one used to
+// list them), and how many threads it runs (the entries of /proc/self/task).
+[[nodiscard]] std::size_t open_descriptor_count();
+[[nodiscard]] std::size_t thread_count();
+
 // The result of running a program to completion.
 struct RunResult {
     ExitStatus status;

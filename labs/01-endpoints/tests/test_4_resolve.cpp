@@ -5,8 +5,8 @@
 #include "socklab/check.hpp"
 #include "socklab/resolve.hpp"
 #include "socklab/testkit/catch_support.hpp"
-#include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/child.hpp"
+#include "socklab/testkit/endpoint_printing.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -39,13 +39,12 @@ socklab::testkit::ChildOutcome resolve_nonexistent_name_privately() {
 
 } // namespace
 
-TEST_CASE("resolve finds 127.0.0.1 for localhost") {
-    const auto endpoints = resolve("localhost", 80);
-    CHECK(std::find(endpoints.begin(), endpoints.end(), Endpoint{Ipv4Address::loopback(), 80}) !=
-          endpoints.end());
+TEST_CASE("resolve finds 127.0.0.1 for localhost", "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
+    CHECK_THAT(resolve("localhost", 80), Catch::VectorContains(Endpoint{Ipv4Address::loopback(), 80}));
 }
 
-TEST_CASE("resolve puts the requested port on every endpoint") {
+TEST_CASE("resolve puts the requested port on every endpoint",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     const auto endpoints = resolve("localhost", 20000);
     REQUIRE_FALSE(endpoints.empty());
     for (const auto& endpoint : endpoints) {
@@ -53,50 +52,56 @@ TEST_CASE("resolve puts the requested port on every endpoint") {
     }
 }
 
-TEST_CASE("resolve returns each endpoint once however many socket types the resolver knows") {
-    auto endpoints = resolve("localhost", 80);
+TEST_CASE("resolve returns each endpoint once however many socket types the resolver knows",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
+    const auto endpoints = resolve("localhost", 80);
+    CAPTURE(endpoints);
     REQUIRE_FALSE(endpoints.empty());
-    std::sort(endpoints.begin(), endpoints.end());
-    CHECK(std::adjacent_find(endpoints.begin(), endpoints.end()) == endpoints.end());
+    auto sorted = endpoints;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
 }
 
-TEST_CASE("resolve returns a dotted-decimal address as it is") {
+TEST_CASE("resolve returns a dotted-decimal address as it is",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     const auto endpoints = resolve("127.0.0.1", 443);
     REQUIRE(endpoints.size() == 1);
     CHECK(endpoints[0] == Endpoint{Ipv4Address::loopback(), 443});
 }
 
-TEST_CASE("resolve rejects a numeric host with a leading zero instead of reading it as octal") {
+TEST_CASE("resolve rejects a numeric host with a leading zero instead of reading it as octal",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     REQUIRE_THROWS_MATCHES(resolve("010.0.0.1", 80), std::invalid_argument,
                            MessageContains({"\"010.0.0.1\"", "leading zero"}));
 }
 
-TEST_CASE("resolve rejects a numeric host with fewer than four parts") {
+TEST_CASE("resolve rejects a numeric host with fewer than four parts",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     REQUIRE_THROWS_MATCHES(resolve("127.1", 80), std::invalid_argument, MessageContains({"\"127.1\""}));
 }
 
-TEST_CASE("resolve rejects an empty host name") {
+TEST_CASE("resolve rejects an empty host name", "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     REQUIRE_THROWS_MATCHES(resolve("", 80), std::invalid_argument, MessageContains({"\"\""}));
 }
 
-TEST_CASE("resolve reports a name that cannot be resolved as a resolver error") {
+TEST_CASE("resolve reports a name that cannot be resolved as a resolver error",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     const auto outcome = resolve_nonexistent_name_privately();
     if (!outcome.ran) {
         SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may "
                      "be resolved: " +
                      outcome.reason);
     }
-    INFO("what resolve gave inside the namespace: " << outcome.result);
-    CHECK(outcome.result.rfind("error resolver ", 0) == 0);
+    CHECK_THAT(outcome.result, Catch::StartsWith("error resolver "));
 }
 
-TEST_CASE("resolve names the host in the message of a resolver error") {
+TEST_CASE("resolve names the host in the message of a resolver error",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
     const auto outcome = resolve_nonexistent_name_privately();
     if (!outcome.ran) {
         SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may "
                      "be resolved: " +
                      outcome.reason);
     }
-    INFO("what resolve gave inside the namespace: " << outcome.result);
-    CHECK(outcome.result.find(std::string("\"") + kNameThatDoesNotExist + "\"") != std::string::npos);
+    CHECK_THAT(outcome.result, Catch::Contains(std::string("\"") + kNameThatDoesNotExist + "\""));
 }
