@@ -438,6 +438,28 @@ def check_coverage(root: Path, known_tests: set[str]) -> list[str]:
     return problems
 
 
+def check_named_tests(root: Path, known_tests: set[str]) -> list[str]:
+    """Any Markdown file may name a test as `labNN/<name>`, `common/<name>` or `docs/<name>` in
+    backticks; each such name must be a test CTest knows, so that lists of tests cannot go stale."""
+    problems = []
+    for md in markdown_files(root):
+        if md.name == "coverage.md" and md.parent.name == "docs":
+            continue  # checked row by row above
+        in_fence = False
+        for number, line in enumerate(md.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if line.lstrip().startswith(("```", "~~~")):
+                in_fence = not in_fence
+                continue
+            if in_fence:
+                continue
+            for name in re.findall(r"`((?:lab0[1-9]|common)/[^`]+)`", line):
+                if name not in known_tests and "*" not in name and "<" not in name:
+                    hint = difflib.get_close_matches(name, sorted(known_tests), n=1)
+                    problems.append(f"{show(md, root)}:{number}: no test named `{name}` in CTest"
+                                    + (f" (did you mean `{hint[0]}`?)" if hint else ""))
+    return problems
+
+
 USAGE = """usage: check_docs.py links ROOT
        check_docs.py skeletons ROOT
        check_docs.py coverage ROOT BUILD_DIR"""
@@ -469,7 +491,7 @@ def main(argv: list[str]) -> int:
             print(f"check_docs.py: could not list the tests of {argv[2]} with ctest --show-only=json-v1: {error}",
                   file=sys.stderr)
             return 1
-        problems = check_coverage(root, known)
+        problems = check_coverage(root, known) + check_named_tests(root, known)
         checked = f"docs/coverage.md against {len(known)} CTest tests"
     for problem in problems:
         print(problem)

@@ -521,6 +521,8 @@ def cmd_bench() -> int:
     heading("lab 04: lab04-server, pipelined requests")
     run_step([str(bin_dir / "pipeline_driver"), str(bin_dir / "lab04-server")], "pipeline_driver",
              "It should not fail: read its output above.")
+    heading("lab 05: LineServer, stop latency, accept rate and load")
+    run_step([str(bin_dir / "stop_driver")], "stop_driver", "It should not fail: read its output above.")
     return 0
 
 
@@ -606,7 +608,7 @@ def finding_blocks(output: str) -> list[list[str]]:
 def cmd_lint() -> int:
     problems = 0
     heading("clang-format --dry-run --Werror")
-    format_files = sources(existing("labs", "solutions", "bench", "grader"), (".cpp", ".hpp"))
+    format_files = sources(existing("labs", "solutions", "bench", "fuzz", "grader"), (".cpp", ".hpp"))
     bad_format: dict[str, int] = {}
     for start in range(0, len(format_files), 100):
         chunk = format_files[start:start + 100]

@@ -182,5 +182,35 @@ class CoverageTest(TreeTest):
         self.assertIn("docs/coverage.md", problems[0])
 
 
+class NamedTestsTest(TreeTest):
+    TESTS = {"lab01/parse_port rejects 65536"}
+
+    def test_a_prefixed_test_name_in_any_page_must_exist(self) -> None:
+        self.write("docs/labs/01.md", """\
+            Tests: `lab01/parse_port rejects 65536`, `lab01/parse_port rejects 65537`.
+
+            ```
+            `lab01/inside a code block is not checked`
+            ```
+            """)
+        problems = check_docs.check_named_tests(self.root, self.TESTS)
+        self.assertEqual(len(problems), 1, problems)
+        self.assertTrue(problems[0].startswith("docs/labs/01.md:1: "), problems[0])
+        self.assertIn("`lab01/parse_port rejects 65537`", problems[0])
+        self.assertIn("did you mean `lab01/parse_port rejects 65536`", problems[0])
+
+    def test_a_lab_test_without_a_doc_tag_is_reported(self) -> None:
+        self.write("docs/labs/01.md", "# Lab 01\n## Step 1: parse\n")
+        self.write("labs/01-x/tests/test_1.cpp", """\
+            TEST_CASE("parses", "[docs/labs/01.md#step-1-parse]") {}
+            TEST_CASE("untagged") {}
+            TEST_CASE("dangling", "[docs/labs/01.md#step-2]") {}
+            """)
+        problems = check_docs.check_test_tags(self.root, check_docs.AnchorCache())
+        self.assertEqual(len(problems), 2, problems)
+        self.assertIn('"untagged" has no', problems[0])
+        self.assertIn("#step-2", problems[1])
+
+
 if __name__ == "__main__":
     unittest.main()

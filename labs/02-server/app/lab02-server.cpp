@@ -4,6 +4,7 @@
 // sending side, then closes the connection and accepts the next client. Prints
 // "listening on 127.0.0.1:PORT" first, and one line per client on stderr.
 #include "socklab/program.hpp"
+#include "socklab/server_options.hpp"
 #include "socklab/tcp_listener.hpp"
 
 #include <array>
@@ -15,7 +16,7 @@
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: lab02-server [--bind ADDRESS:PORT]   (default 127.0.0.1:0, a port the kernel chooses)\n";
+    "usage: lab02-server [--bind HOST:PORT]   (default 127.0.0.1:0, a port the kernel chooses)\n";
 
 // Echoes until the client closes; returns how many bytes went back.
 std::size_t echo(socklab::TcpStream& client) {
@@ -36,14 +37,12 @@ std::size_t echo(socklab::TcpStream& client) {
 int main(int argc, char* argv[]) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
     return socklab::run_main("lab02-server", [&] {
-        socklab::Endpoint bind_to{socklab::Ipv4Address::loopback(), 0};
-        if (args.size() == 2 && args[0] == "--bind") {
-            bind_to = socklab::Endpoint::parse(args[1]);
-        } else if (!args.empty()) {
+        const auto options = socklab::parse_server_options(args, false);
+        if (!options) {
             std::cerr << kUsage;
             return socklab::exit_code::kUsage;
         }
-        socklab::TcpListener listener(bind_to);
+        socklab::TcpListener listener(options->bind);
         // The first line, flushed at once: whoever started us waits for it to learn the port.
         std::cout << "listening on " << listener.local_endpoint().to_string() << std::endl;
         for (;;) {

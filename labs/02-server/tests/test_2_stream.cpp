@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <exception>
 #include <random>
 #include <string>
 #include <system_error>
@@ -173,7 +174,7 @@ TEST_CASE("TcpStream write_all finishes the job when signals interrupt send",
     BackgroundReader reader(pair.peer.get(), sent.size(), Deadline(milliseconds(15000)), 4096);
     const pthread_t writer = ::pthread_self();
     std::atomic<bool> writing{true};
-    std::string received;
+    std::exception_ptr error;
     {
         std::jthread interrupter([&] {
             while (writing) {
@@ -184,15 +185,16 @@ TEST_CASE("TcpStream write_all finishes the job when signals interrupt send",
         try {
             pair.stream.write_all(sent);
         } catch (...) {
-            writing = false;
-            ::sigaction(SIGUSR1, &previous, nullptr);
-            throw;
+            error = std::current_exception();
         }
         writing = false;
-    }
+    } // joined: no SIGUSR1 can come after this, so the old disposition is safe to put back
     ::sigaction(SIGUSR1, &previous, nullptr);
+    if (error) {
+        std::rethrow_exception(error);
+    }
     ::shutdown(pair.stream.fd(), SHUT_WR); // all sent, says write_all: a reader still waiting fails now
-    received = reader.finish();
+    const std::string received = reader.finish();
     REQUIRE(received.size() == sent.size());
     CHECK_THAT(Bytes(received), EqualsBytes(sent));
 }

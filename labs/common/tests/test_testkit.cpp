@@ -1,9 +1,9 @@
 // Tests of the test kit: the lab tests' failure messages and deadlines are only as good as these.
 #include "socklab/check.hpp"
 #include "socklab/testkit/bytes.hpp"
+#include "socklab/testkit/child.hpp"
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
-#include "socklab/testkit/child.hpp"
 #include "socklab/testkit/process.hpp"
 
 #include <gtest/gtest.h>

@@ -5,9 +5,11 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,6 +162,16 @@ void send_in_random_pieces(int fd, std::string_view bytes, unsigned seed, std::s
         send_all(fd, bytes.substr(at, n), deadline);
         at += n;
     }
+}
+
+void wait_until_delivered(int fd, Deadline deadline) {
+    wait_until(
+        [fd] {
+            int unacknowledged = 0;
+            check(::ioctl(fd, SIOCOUTQ, &unacknowledged), "ioctl SIOCOUTQ");
+            return unacknowledged == 0;
+        },
+        deadline, "the peer to receive every byte sent (SIOCOUTQ to reach 0)");
 }
 
 std::string recv_exactly(int fd, std::size_t n, Deadline deadline) {

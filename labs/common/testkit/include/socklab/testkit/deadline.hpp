@@ -12,6 +12,16 @@ namespace socklab::testkit {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// How much slower code runs under the sanitizers (the asan and tsan presets), for deadlines on
+// work that is CPU-bound in the test itself. Waiting on a peer needs no such factor.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 15;
+#elif defined(__SANITIZE_ADDRESS__)
+inline constexpr int kSanitizerSlowdown = 3;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 // A point in time after which a test step gives up.
 class Deadline {
 public:

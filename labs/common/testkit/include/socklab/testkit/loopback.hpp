@@ -58,6 +58,11 @@ void send_in_pieces(int fd, std::string_view bytes, std::size_t piece_size, Dead
 void send_in_random_pieces(int fd, std::string_view bytes, unsigned seed, std::size_t max_piece,
                            Deadline deadline);
 
+// Waits until the peer's kernel has acknowledged every byte sent on fd (SIOCOUTQ is 0): the bytes
+// are in the peer's receive buffer, received, whether or not its program has read them. send
+// returning says less: under load the bytes may still wait in this side's send buffer.
+void wait_until_delivered(int fd, Deadline deadline);
+
 // Receives exactly n bytes. Throws TimeoutError, or std::runtime_error at EOF, quoting what came.
 [[nodiscard]] std::string recv_exactly(int fd, std::size_t n, Deadline deadline);
 

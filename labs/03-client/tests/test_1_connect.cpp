@@ -1,0 +1,284 @@
+// Lab 03: connecting, with a deadline, to an endpoint, a list of endpoints, or a name
+// (docs/labs/03-client.md, steps 1-4). Every failure is made to happen for real, on loopback.
+#include "socklab/tcp_client.hpp"
+#include "socklab/testkit/catch_support.hpp"
+#include "socklab/testkit/child.hpp"
+#include "socklab/testkit/endpoint_printing.hpp"
+#include "socklab/testkit/stream_pair.hpp"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+using socklab::Endpoint;
+using socklab::Ipv4Address;
+using socklab::TcpClient;
+using socklab::TcpStream;
+using namespace socklab::testkit;
+
+namespace {
+
+Deadline soon() {
+    return Deadline(milliseconds(2000));
+}
+
+Endpoint loopback(std::uint16_t port) {
+    return Endpoint{Ipv4Address::loopback(), port};
+}
+
+// A port on 127.0.0.1 where nothing listens any more: it was bound a moment ago and closed.
+std::uint16_t freed_port() {
+    LoopbackListener listener;
+    return listener.port();
+}
+
+std::string errno_name(const std::system_error& e) {
+    const char* name = ::strerrorname_np(e.code().value());
+    return name != nullptr ? name : std::to_string(e.code().value());
+}
+
+} // namespace
+
+// --- Step 1: connect to an endpoint -------------------------------------------------------------
+
+TEST_CASE("TcpClient connects to a listening endpoint and the bytes flow both ways",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect(loopback(listener.port()));
+    socklab::UniqueFd server = listener.accept(soon());
+    stream.write_all("ping");
+    CHECK_THAT(Bytes(recv_exactly(server.get(), 4, soon())), EqualsBytes("ping"));
+    send_all(server.get(), "pong", soon());
+    stream.shutdown_write();
+    server.reset();
+    std::string got;
+    std::array<char, 16> buffer{};
+    for (std::size_t n = 1; n != 0;) {
+        n = stream.read_some(buffer);
+        got.append(buffer.data(), n);
+    }
+    CHECK_THAT(Bytes(got), EqualsBytes("pong"));
+}
+
+TEST_CASE("TcpClient reports the server's endpoint as the stream's peer",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect(loopback(listener.port()));
+    CHECK(stream.peer_endpoint() == loopback(listener.port()));
+}
+
+TEST_CASE("TcpClient stream's local endpoint is the one the server sees",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect(loopback(listener.port()));
+    socklab::UniqueFd server = listener.accept(soon());
+    CHECK(stream.local_endpoint() == raw_peer_endpoint(server.get()));
+}
+
+TEST_CASE("TcpClient returns a blocking close-on-exec socket",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect(loopback(listener.port()));
+    CHECK((::fcntl(stream.fd(), F_GETFL) & O_NONBLOCK) == 0);
+    CHECK((::fcntl(stream.fd(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("TcpClient to a server that was never started is refused with ECONNREFUSED",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    REQUIRE_THROWS_MATCHES(TcpClient().connect(loopback(freed_port())), std::system_error,
+                           HasErrno(ECONNREFUSED));
+}
+
+TEST_CASE("TcpClient refused message names the endpoint and the likely causes",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    const Endpoint nowhere = loopback(freed_port());
+    REQUIRE_THROWS_MATCHES(TcpClient().connect(nowhere), std::system_error,
+                           MessageContains({"connect", nowhere.to_string(), "nothing listens there"}));
+}
+
+TEST_CASE("TcpClient to the right port at the wrong address is refused",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    // The server listens on 127.0.0.1 only; 127.0.0.2 is this host too (all of 127.0.0.0/8 is
+    // loopback) but nothing listens on that address.
+    LoopbackListener listener;
+    REQUIRE_THROWS_MATCHES(TcpClient().connect(Endpoint{Ipv4Address(127, 0, 0, 2), listener.port()}),
+                           std::system_error, HasErrno(ECONNREFUSED));
+}
+
+TEST_CASE("TcpClient to a port that was just freed is refused",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    std::uint16_t port = 0;
+    {
+        LoopbackListener listener;
+        port = listener.port();
+        TcpStream stream = TcpClient().connect(loopback(port));
+    }
+    REQUIRE_THROWS_MATCHES(TcpClient().connect(loopback(port)), std::system_error, HasErrno(ECONNREFUSED));
+}
+
+TEST_CASE("TcpClient to a network with no route fails at once with ENETUNREACH",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    // Inside a private network namespace there is no route anywhere, so the SYN is never sent.
+    const ChildOutcome outcome = run_in_private_netns([] {
+        try {
+            (void)TcpClient(milliseconds(2000)).connect(Endpoint{Ipv4Address(192, 0, 2, 1), 80});
+            return std::string("connected");
+        } catch (const std::system_error& e) {
+            return errno_name(e) + " " + e.what();
+        }
+    });
+    if (!outcome.ran) {
+        SOCKLAB_SKIP("no private network namespace can be made here, and outside one this test would send "
+                     "packets off the machine: " +
+                     outcome.reason);
+    }
+    CHECK_THAT(outcome.result, Catch::StartsWith("ENETUNREACH") && Catch::Contains("192.0.2.1:80"));
+}
+
+// --- Step 2: give up at a deadline --------------------------------------------------------------
+
+TEST_CASE("TcpClient gives up with ETIMEDOUT when nothing answers",
+          "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
+    FullListener silent;
+    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(200)).connect(loopback(silent.port())), std::system_error,
+                           HasErrno(ETIMEDOUT));
+}
+
+TEST_CASE("TcpClient timeout message names the endpoint and the likely causes",
+          "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
+    FullListener silent;
+    const Endpoint target = loopback(silent.port());
+    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(200)).connect(target), std::system_error,
+                           MessageContains({target.to_string(), "firewall"}));
+}
+
+TEST_CASE("TcpClient honours its deadline within 100 ms",
+          "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
+    FullListener silent;
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(TcpClient(milliseconds(300)).connect(loopback(silent.port())), std::system_error);
+    const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    INFO("asked for 300 ms, waited " << waited.count() << " ms");
+    CHECK(waited >= milliseconds(300));
+    CHECK(waited < milliseconds(400));
+}
+
+// --- Step 3: split host and port ----------------------------------------------------------------
+
+TEST_CASE("split_host_port splits a name and a port", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    const auto target = socklab::split_host_port("localhost:8080");
+    CHECK(target.host == "localhost");
+    CHECK(target.port == 8080);
+}
+
+TEST_CASE("split_host_port keeps a dotted-decimal host as text",
+          "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    const auto target = socklab::split_host_port("127.0.0.1:7");
+    CHECK(target.host == "127.0.0.1");
+    CHECK(target.port == 7);
+}
+
+TEST_CASE("split_host_port rejects a missing port", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    REQUIRE_THROWS_MATCHES(socklab::split_host_port("localhost:"), std::invalid_argument,
+                           MessageContains({"\"localhost:\"", "port"}));
+}
+
+TEST_CASE("split_host_port rejects a missing host", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    REQUIRE_THROWS_MATCHES(socklab::split_host_port(":80"), std::invalid_argument,
+                           MessageContains({"\":80\"", "host"}));
+}
+
+TEST_CASE("split_host_port rejects a missing colon", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    REQUIRE_THROWS_MATCHES(socklab::split_host_port("localhost"), std::invalid_argument,
+                           MessageContains({"\"localhost\"", "':'"}));
+}
+
+TEST_CASE("split_host_port rejects a second colon", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    REQUIRE_THROWS_MATCHES(socklab::split_host_port("a:b:80"), std::invalid_argument,
+                           MessageContains({"\"a:b:80\""}));
+}
+
+TEST_CASE("split_host_port rejects port 65536", "[docs/labs/03-client.md#step-3-split-host-and-port]") {
+    REQUIRE_THROWS_MATCHES(socklab::split_host_port("localhost:65536"), std::invalid_argument,
+                           MessageContains({"\"localhost:65536\"", "65535"}));
+}
+
+// --- Step 4: try each address in turn -----------------------------------------------------------
+
+TEST_CASE("TcpClient connect_any skips a candidate that refuses and connects to the next",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    LoopbackListener listener;
+    const std::vector<Endpoint> candidates{loopback(freed_port()), loopback(listener.port())};
+    TcpStream stream = TcpClient().connect_any(candidates);
+    CHECK(stream.peer_endpoint() == loopback(listener.port()));
+}
+
+TEST_CASE("TcpClient connect_any throws the last error naming the last endpoint when all refuse",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    const std::vector<Endpoint> candidates{loopback(freed_port()), loopback(freed_port())};
+    REQUIRE_THROWS_MATCHES(TcpClient().connect_any(candidates), std::system_error,
+                           MessageContains({candidates[1].to_string(), "[ECONNREFUSED]"}));
+}
+
+TEST_CASE("TcpClient connect_any rejects an empty list",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    REQUIRE_THROWS_AS(TcpClient().connect_any({}), std::invalid_argument);
+}
+
+TEST_CASE("TcpClient connect_any keeps one deadline for all candidates",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    FullListener silent_a;
+    FullListener silent_b;
+    const std::vector<Endpoint> candidates{loopback(silent_a.port()), loopback(silent_b.port())};
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(300)).connect_any(candidates), std::system_error,
+                           HasErrno(ETIMEDOUT));
+    const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    INFO("two silent candidates and a 300 ms budget; waited " << waited.count() << " ms");
+    CHECK(waited < milliseconds(550));
+}
+
+TEST_CASE("TcpClient connects to localhost by name",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect("localhost:" + std::to_string(listener.port()));
+    CHECK(stream.peer_endpoint() == loopback(listener.port()));
+}
+
+TEST_CASE("TcpClient connects to a dotted-decimal host",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    LoopbackListener listener;
+    TcpStream stream = TcpClient().connect("127.0.0.1:" + std::to_string(listener.port()));
+    CHECK(stream.peer_endpoint() == loopback(listener.port()));
+}
+
+TEST_CASE("TcpClient rejects a malformed HOST:PORT before any lookup",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    REQUIRE_THROWS_MATCHES(TcpClient().connect(std::string_view("localhost:http")), std::invalid_argument,
+                           MessageContains({"\"localhost:http\""}));
+}
+
+TEST_CASE("TcpClient reports a name that cannot be resolved as a resolver error naming it",
+          "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
+    const ChildOutcome outcome = run_in_private_netns([] {
+        try {
+            (void)TcpClient().connect(std::string_view("socklab-no-such-host.invalid:80"));
+            return std::string("connected");
+        } catch (const std::system_error& e) {
+            return std::string(e.code().category().name()) + " " + e.what();
+        }
+    });
+    if (!outcome.ran) {
+        SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may be "
+                     "resolved: " +
+                     outcome.reason);
+    }
+    CHECK_THAT(outcome.result,
+               Catch::StartsWith("resolver") && Catch::Contains("\"socklab-no-such-host.invalid\""));
+}

@@ -1,0 +1,162 @@
+// Lab 04: serving one client, however its bytes are split or joined (docs/labs/04-framing.md,
+// step 5). The client is a raw socket of the test kit; serve_lines runs on a thread of the test.
+#include "socklab/line_protocol.hpp"
+#include "socklab/testkit/catch_support.hpp"
+#include "socklab/testkit/stream_pair.hpp"
+
+#include <sys/socket.h>
+
+#include <exception>
+#include <string>
+#include <thread>
+
+using namespace socklab::testkit;
+
+namespace {
+
+Deadline soon() {
+    return Deadline(milliseconds(3000));
+}
+
+// serve_lines on a thread of its own, talked to through a raw client socket. When serve_lines
+// throws, the thread shuts the connection down so the test's reads end at once, and the reads
+// below report serve_lines' own error (which names what to fix) rather than the closed socket.
+class Serving {
+public:
+    explicit Serving(std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
+        : pair_(make_stream_pair()), thread_([this, max_line] {
+              try {
+                  socklab::serve_lines(pair_.stream, max_line);
+              } catch (...) {
+                  error_ = std::current_exception();
+                  ::shutdown(pair_.stream.fd(), SHUT_RDWR);
+              }
+          }) {}
+    ~Serving() {
+        if (thread_.joinable()) {
+            ::shutdown(pair_.peer.get(), SHUT_RDWR);
+            thread_.join();
+        }
+    }
+    [[nodiscard]] int client() const { return pair_.peer.get(); }
+    [[nodiscard]] std::string recv_exactly(std::size_t n) {
+        return or_server_error([&] { return socklab::testkit::recv_exactly(client(), n, soon()); });
+    }
+    [[nodiscard]] std::string recv_until_eof() {
+        return or_server_error([&] { return socklab::testkit::recv_until_eof(client(), soon()); });
+    }
+    // Waits for serve_lines to return; rethrows what it threw.
+    void finish() {
+        thread_.join();
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+    }
+
+private:
+    template <typename Read>
+    std::string or_server_error(Read read) {
+        try {
+            return read();
+        } catch (...) {
+            ::shutdown(client(), SHUT_RDWR);
+            finish(); // serve_lines' own error, if it threw, explains the failed read best
+            throw;
+        }
+    }
+
+    StreamPair pair_;
+    std::exception_ptr error_;
+    std::thread thread_;
+};
+
+} // namespace
+
+// --- Step 5: serve a client ---------------------------------------------------------------------
+
+TEST_CASE("serve_lines answers requests that arrive together in order",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server;
+    send_all(server.client(), "ECHO a\nUPPER b\nLEN ccc\n", soon());
+    CHECK_THAT(Bytes(server.recv_exactly(6)), EqualsBytes("a\nB\n3\n"));
+}
+
+TEST_CASE("serve_lines answers a request delivered one byte per write once",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server;
+    send_in_pieces(server.client(), "REVERSE abc\n", 1, soon());
+    send_all(server.client(), "ECHO end\n", soon());
+    CHECK_THAT(Bytes(server.recv_exactly(8)), EqualsBytes("cba\nend\n"));
+}
+
+TEST_CASE("serve_lines answers telnet's CRLF lines without the carriage return",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server;
+    send_all(server.client(), "ECHO hi\r\nLEN abc\r\n", soon());
+    CHECK_THAT(Bytes(server.recv_exactly(5)), EqualsBytes("hi\n3\n"));
+}
+
+TEST_CASE("serve_lines answers every request however the bytes are split for 20 seeds",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    std::string requests;
+    std::string replies;
+    for (int i = 0; i < 50; ++i) {
+        requests += "ECHO request " + std::to_string(i) + (i % 2 == 0 ? "\r\n" : "\n");
+        replies += "request " + std::to_string(i) + "\n";
+    }
+    for (unsigned seed = 1; seed <= 20; ++seed) {
+        INFO("seed " << seed << ": send_in_random_pieces(fd, requests, " << seed << ", 13, ...)");
+        Serving server;
+        send_in_random_pieces(server.client(), requests, seed, 13, soon());
+        REQUIRE_THAT(Bytes(server.recv_exactly(replies.size())), EqualsBytes(replies));
+    }
+}
+
+TEST_CASE("serve_lines says BYE to QUIT and then closes", "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server;
+    send_all(server.client(), "ECHO x\nQUIT\n", soon());
+    CHECK_THAT(Bytes(server.recv_until_eof()), EqualsBytes("x\nBYE\n"));
+    server.finish();
+}
+
+TEST_CASE("serve_lines answers the requests before a line that is too long then says so and closes",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server(16);
+    send_all(server.client(), "ECHO ok\n" + std::string(40, 'x') + "\n", soon());
+    CHECK_THAT(Bytes(server.recv_until_eof()), EqualsBytes("ok\nERR line too long\n"));
+    server.finish();
+}
+
+TEST_CASE("serve_lines rejects a too long line before it ends",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server(16);
+    send_all(server.client(), std::string(40, 'x'), soon()); // no newline, and none will come
+    CHECK_THAT(Bytes(server.recv_until_eof()), EqualsBytes("ERR line too long\n"));
+    server.finish();
+}
+
+TEST_CASE("serve_lines ends in order after a too long line even with bytes left unread",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    // Most of this line is still unread when the server gives up on it. A plain close() with
+    // unread bytes makes the kernel send a reset, which can destroy the ERR reply in flight: the
+    // client must see the reply and then a clean end of stream.
+    Serving server(1024);
+    BackgroundReader reader(server.client(), BackgroundReader::kUntilEof, soon());
+    try {
+        send_all(server.client(), std::string(300000, 'x'), soon());
+    } catch (const std::system_error&) {
+        // Reset while sending: the reader below reports it.
+    }
+    ::shutdown(server.client(), SHUT_WR);
+    CHECK_THAT(Bytes(reader.finish()), EqualsBytes("ERR line too long\n"));
+    server.finish();
+}
+
+TEST_CASE("serve_lines discards a partial line when the client closes",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server;
+    send_all(server.client(), "ECHO whole\nECHO par", soon());
+    ::shutdown(server.client(), SHUT_WR);
+    CHECK_THAT(Bytes(server.recv_until_eof()), EqualsBytes("whole\n"));
+    server.finish();
+}

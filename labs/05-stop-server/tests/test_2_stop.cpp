@@ -1,0 +1,273 @@
+// Lab 05: stopping gracefully (docs/labs/05-stop-server.md, steps 2-4): stop accepting, wake
+// every blocked thread, answer what is owed and say BYE, join and close everything.
+#include "socklab/line_server.hpp"
+#include "socklab/testkit/catch_support.hpp"
+#include "socklab/testkit/endpoint_printing.hpp"
+#include "socklab/testkit/loopback.hpp"
+#include "socklab/testkit/process.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+using socklab::Endpoint;
+using socklab::Ipv4Address;
+using socklab::LineServer;
+using socklab::UniqueFd;
+using namespace socklab::testkit;
+
+namespace {
+
+Deadline soon() {
+    return Deadline(milliseconds(3000));
+}
+
+const Endpoint kAnyLoopbackPort{Ipv4Address::loopback(), 0};
+constexpr const char* kBye = "BYE server stopping\n";
+
+std::uint16_t port_of(const LineServer& server) {
+    return server.local_endpoint().port;
+}
+
+// Connects n clients and waits until the server serves them all.
+std::vector<UniqueFd> connect_clients(const LineServer& server, int n) {
+    std::vector<UniqueFd> clients;
+    for (int i = 0; i < n; ++i) {
+        clients.push_back(connect_loopback(port_of(server), soon()));
+    }
+    wait_until([&] { return server.active_clients() == static_cast<std::size_t>(n); }, soon(),
+               "the server to serve every client connected");
+    return clients;
+}
+
+// The number of threads of this process, after letting a sanitizer runtime start the helper
+// thread it starts on first use (ThreadSanitizer does), so that only the server's threads count.
+std::size_t threads_before_the_server() {
+    std::thread([] {}).join();
+    return thread_count();
+}
+
+// Calls stop() and returns how long it took.
+milliseconds timed_stop(LineServer& server) {
+    const auto start = std::chrono::steady_clock::now();
+    server.stop();
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+} // namespace
+
+// --- Step 2: stop accepting ---------------------------------------------------------------------
+
+TEST_CASE("LineServer stop with no client returns", "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    CHECK(timed_stop(server) < milliseconds(1000));
+}
+
+TEST_CASE("LineServer refuses new connections after stop",
+          "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    const std::uint16_t port = port_of(server);
+    server.stop();
+    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(ECONNREFUSED));
+}
+
+TEST_CASE("LineServer frees its port at stop so a new server can bind it at once",
+          "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
+    std::uint16_t port = 0;
+    {
+        LineServer server(kAnyLoopbackPort);
+        server.start();
+        port = port_of(server);
+        UniqueFd client = connect_loopback(port, soon());
+        send_all(client.get(), "ECHO x\n", soon());
+        (void)recv_exactly(client.get(), 2, soon());
+        server.stop();
+        (void)recv_until_eof(client.get(), soon());
+    }
+    LineServer again(Endpoint{Ipv4Address::loopback(), port});
+    CHECK(port_of(again) == port);
+}
+
+TEST_CASE("LineServer stop before start returns", "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
+    LineServer server(kAnyLoopbackPort);
+    CHECK(timed_stop(server) < milliseconds(1000));
+}
+
+// --- Step 3: wake every client and say BYE ------------------------------------------------------
+
+TEST_CASE("LineServer stop says BYE to an idle client and closes it",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    server.stop();
+    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(kBye));
+}
+
+TEST_CASE("LineServer stop says BYE to each of 100 idle clients within one second",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 100);
+    CHECK(timed_stop(server) < milliseconds(1000));
+    for (const auto& client : clients) {
+        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+    }
+}
+
+TEST_CASE("LineServer stop drops the partial line of a client stuck mid-line and says BYE",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    send_all(clients[0].get(), "ECHO never fini", soon());
+    CHECK(timed_stop(server) < milliseconds(1000));
+    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(kBye));
+}
+
+TEST_CASE("LineServer stop answers requests received before it then says BYE",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    send_all(clients[0].get(), "ECHO one\nECHO two\nECHO thr", soon());
+    wait_until_delivered(clients[0].get(), soon()); // received, if not yet read
+    server.stop();
+    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(std::string("one\ntwo\n") + kBye));
+}
+
+TEST_CASE("LineServer stop loses none of the responses in flight",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    std::string requests;
+    std::string replies;
+    for (int i = 0; i < 20000; ++i) {
+        requests += "ECHO " + std::to_string(i) + "\n";
+        replies += std::to_string(i) + "\n";
+    }
+    BackgroundReader reader(clients[0].get(), BackgroundReader::kUntilEof, soon());
+    send_all(clients[0].get(), requests, soon());
+    wait_until_delivered(clients[0].get(), soon()); // every request received, many not yet answered
+    server.stop();
+    CHECK_THAT(Bytes(reader.finish()), EqualsBytes(replies + kBye));
+}
+
+TEST_CASE("LineServer stop closes in order so the client reads EOF and not a reset",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    server.stop();
+    CHECK(Bytes(recv_exactly(clients[0].get(), std::string(kBye).size(), soon())) == Bytes(kBye));
+    char byte = 0;
+    CHECK(::recv(clients[0].get(), &byte, 1, 0) == 0); // 0 is EOF; a reset would be -1 ECONNRESET
+}
+
+TEST_CASE("LineServer stop cuts off a client that never reads within one second",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 1);
+    // Ask for far more than the socket buffers hold and never read: the server's thread blocks in send.
+    const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
+    for (int i = 0; i < 200; ++i) {
+        if (::send(clients[0].get(), request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT) <= 0) {
+            break;
+        }
+    }
+    CHECK(timed_stop(server) < milliseconds(1000));
+}
+
+TEST_CASE("LineServer stop returns within one second with idle and mid-line clients together",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 30);
+    for (std::size_t i = 0; i < clients.size(); i += 3) {
+        send_all(clients[i].get(), "UPPER half a li", soon());
+    }
+    CHECK(timed_stop(server) < milliseconds(1000));
+}
+
+// --- Step 4: join every thread ------------------------------------------------------------------
+
+TEST_CASE("LineServer stop can be called twice", "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    server.stop();
+    CHECK(timed_stop(server) < milliseconds(1000));
+}
+
+TEST_CASE("LineServer stop can be called from two threads at once",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 10);
+    {
+        std::jthread first([&] { server.stop(); });
+        std::jthread second([&] { server.stop(); });
+    }
+    for (const auto& client : clients) {
+        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+    }
+}
+
+TEST_CASE("LineServer destructor stops the server without a call to stop",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    std::vector<UniqueFd> clients;
+    {
+        LineServer server(kAnyLoopbackPort);
+        server.start();
+        clients = connect_clients(server, 3);
+    }
+    for (const auto& client : clients) {
+        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+    }
+}
+
+TEST_CASE("LineServer leaves no descriptor open after stop",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    const std::size_t before = open_descriptor_count();
+    {
+        LineServer server(kAnyLoopbackPort);
+        server.start();
+        auto clients = connect_clients(server, 20);
+        send_all(clients[0].get(), "ECHO a\nQUIT\n", soon());
+        server.stop();
+    }
+    CHECK(open_descriptor_count() == before);
+}
+
+TEST_CASE("LineServer leaves no thread running after stop",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    const std::size_t before = threads_before_the_server();
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    auto clients = connect_clients(server, 20);
+    REQUIRE(thread_count() > before);
+    server.stop();
+    CHECK(thread_count() == before);
+}
+
+TEST_CASE("LineServer joins the threads of clients that left before the stop",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    const std::size_t before = threads_before_the_server();
+    LineServer server(kAnyLoopbackPort);
+    server.start();
+    for (int i = 0; i < 20; ++i) {
+        UniqueFd client = connect_loopback(port_of(server), soon());
+        send_all(client.get(), "QUIT\n", soon());
+        (void)recv_until_eof(client.get(), soon());
+    }
+    wait_until([&] { return server.active_clients() == 0; }, soon(), "every client that quit to be finished");
+    server.stop();
+    CHECK(thread_count() == before);
+}
