@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <exception>
-#include <random>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -23,15 +22,6 @@ namespace {
 
 Deadline soon() {
     return Deadline(milliseconds(2000));
-}
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-    std::mt19937 generator(seed);
-    std::string bytes(size, '\0');
-    for (auto& byte : bytes) {
-        byte = static_cast<char>(generator() & 0xFF);
-    }
-    return bytes;
 }
 
 void set_buffer(int fd, int option, int bytes) {

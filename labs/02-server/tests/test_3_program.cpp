@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include <random>
 #include <string>
 
 using namespace socklab::testkit;
@@ -25,15 +24,6 @@ struct EchoServer {
     explicit EchoServer(const std::vector<std::string>& args = {})
         : process(program_path("lab02-server"), args), port(read_listening_port(process, soon())) {}
 };
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-    std::mt19937 generator(seed);
-    std::string bytes(size, '\0');
-    for (auto& byte : bytes) {
-        byte = static_cast<char>(generator() & 0xFF);
-    }
-    return bytes;
-}
 
 // Sends bytes and half-closes while another thread reads everything back until EOF.
 std::string echo_through(std::uint16_t port, const std::string& bytes) {

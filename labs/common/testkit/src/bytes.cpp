@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
 
 namespace socklab::testkit {
 namespace {
@@ -43,6 +44,15 @@ std::string escape_bytes(std::string_view bytes, std::size_t max_bytes) {
     return "\"" + escape_all(bytes.substr(0, half)) + "\" ... (" + std::to_string(bytes.size() - 2 * half) +
            " bytes elided, " + std::to_string(bytes.size()) + " in all) ... \"" +
            escape_all(bytes.substr(bytes.size() - half)) + "\"";
+}
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+    std::mt19937 generator(seed);
+    std::string bytes(size, '\0');
+    for (auto& byte : bytes) {
+        byte = static_cast<char>(generator() & 0xFF);
+    }
+    return bytes;
 }
 
 std::size_t first_difference(std::string_view a, std::string_view b) {

@@ -18,6 +18,10 @@ namespace socklab::testkit {
 // the first byte that differs.
 [[nodiscard]] std::string describe_difference(std::string_view expected, std::string_view actual);
 
+// size bytes of every value 0-255, the same for the same seed: data that no text handling may
+// change (NUL, "\r", "\n", high bytes), reproducible from the seed a failure prints.
+[[nodiscard]] std::string random_bytes(std::size_t size, unsigned seed);
+
 // A byte string that prints escaped in Catch2 output: CHECK(Bytes(got) == Bytes("ok\n")).
 struct Bytes {
     std::string data;
