@@ -17,7 +17,7 @@ using std::chrono::milliseconds;
 #if defined(__SANITIZE_THREAD__)
 inline constexpr int kSanitizerSlowdown = 15;
 #elif defined(__SANITIZE_ADDRESS__)
-inline constexpr int kSanitizerSlowdown = 3;
+inline constexpr int kSanitizerSlowdown = 5;
 #else
 inline constexpr int kSanitizerSlowdown = 1;
 #endif
