@@ -17,6 +17,12 @@ set(SOCKLAB_SOLUTIONS_DIR ${PROJECT_SOURCE_DIR}/solutions CACHE PATH
     "Where SOCKLAB_IMPL=solution takes the reference code from (one folder per lab)")
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${SOCKLAB_MANIFEST})
 
+# Grade mode, set by the grader (socklab-grade): the student files to grade, laid out like
+# solutions/ (one folder per lab). Every lab's programs and tests are then built from them, and
+# socklab_labNN is the reference code the labs above build on.
+set(SOCKLAB_GRADE_DIR "" CACHE PATH "Grade mode: build the labs' programs and tests from the files in this folder")
+option(SOCKLAB_GRADE_CUMULATIVE "Grade mode: build lab N on the graded code of the labs below it" OFF)
+
 # Seconds a single test case may run before CTest kills it (the tests' own deadlines are shorter).
 set(SOCKLAB_TEST_TIMEOUT 20 CACHE STRING "CTest TIMEOUT of every lab test case, in seconds")
 # A test calls socklab::testkit::skip() to exit with this code when the machine cannot run it.
@@ -30,6 +36,9 @@ function(socklab_add_lab id folder)
   set(SOCKLAB_IMPL_${id} "" CACHE STRING "Override SOCKLAB_IMPL for lab ${id} (student|solution)")
   if(SOCKLAB_IMPL_${id})
     set(impl ${SOCKLAB_IMPL_${id}})
+  endif()
+  if(SOCKLAB_GRADE_DIR)
+    set(impl solution)   # grade mode: socklab_labNN is the reference, the graded code is apart
   endif()
   if(impl STREQUAL "solution")
     set(src_dir ${SOCKLAB_SOLUTIONS_DIR}/${folder})
@@ -57,7 +66,26 @@ function(socklab_add_lab id folder)
   add_library(${lib} STATIC ${sources})
   target_include_directories(${lib} PUBLIC ${lab_dir}/include)
   target_link_libraries(${lib} PUBLIC socklab_common ${SOCKLAB_LAB_LIBRARIES})
-  set(SOCKLAB_LAB_LIBRARIES ${SOCKLAB_LAB_LIBRARIES} ${lib} PARENT_SCOPE)
+  # Grade mode: the lab's programs and tests use the graded code, built on the reference code
+  # of the labs below (or on their graded code, with SOCKLAB_GRADE_CUMULATIVE).
+  if(SOCKLAB_GRADE_DIR)
+    set(graded_sources "")
+    foreach(file IN LISTS files)
+      list(APPEND graded_sources ${SOCKLAB_GRADE_DIR}/${folder}/${file})
+    endforeach()
+    set(below ${SOCKLAB_LAB_LIBRARIES})
+    if(SOCKLAB_GRADE_CUMULATIVE)
+      set(below ${SOCKLAB_GRADED_LIBRARIES})
+    endif()
+    add_library(${lib}_graded STATIC ${graded_sources})
+    target_include_directories(${lib}_graded PUBLIC ${lab_dir}/include)
+    target_link_libraries(${lib}_graded PUBLIC socklab_common ${below})
+    set(SOCKLAB_GRADED_LIBRARIES ${SOCKLAB_GRADED_LIBRARIES} ${lib}_graded PARENT_SCOPE)
+    set(SOCKLAB_LAB_LIBRARIES ${SOCKLAB_LAB_LIBRARIES} ${lib} PARENT_SCOPE)
+    set(lib ${lib}_graded)
+  else()
+    set(SOCKLAB_LAB_LIBRARIES ${SOCKLAB_LAB_LIBRARIES} ${lib} PARENT_SCOPE)
+  endif()
 
   # The lab's programs (given code).
   file(GLOB apps CONFIGURE_DEPENDS ${lab_dir}/app/*.cpp)
@@ -89,12 +117,38 @@ function(socklab_add_lab id folder)
         SKIP_RETURN_CODE ${SOCKLAB_SKIP_RETURN_CODE}
         ENVIRONMENT "SOCKLAB_UNDER_CTEST=1")
   endif()
+
+  # The lab's conversation scripts: one CTest test each, run by socklab-script against the
+  # lab's programs (docs/reference/scripts.md).
+  file(GLOB scripts CONFIGURE_DEPENDS ${lab_dir}/scripts/*.script)
+  foreach(script IN LISTS scripts)
+    get_filename_component(stem ${script} NAME_WE)
+    socklab_add_script_test("lab${id}/script ${stem}" ${script} "lab${id}")
+  endforeach()
+endfunction()
+
+# Deadlines in scripts stretch under the sanitizers, as the tests' own deadlines do.
+if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+  set(SOCKLAB_SCRIPT_TIME_SCALE 15)
+elseif(CMAKE_CXX_FLAGS MATCHES "sanitize=address")
+  set(SOCKLAB_SCRIPT_TIME_SCALE 5)
+else()
+  set(SOCKLAB_SCRIPT_TIME_SCALE 1)
+endif()
+
+# One CTest test that runs a conversation script with socklab-script against the programs in
+# build/bin; labels is a ;-list.
+function(socklab_add_script_test name script labels)
+  add_test(NAME "${name}"
+    COMMAND socklab-script --bin ${CMAKE_BINARY_DIR}/bin --time-scale ${SOCKLAB_SCRIPT_TIME_SCALE} ${script})
+  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 60)
 endfunction()
 
 # Read labs/manifest.txt and add every lab in it, in order.
 function(socklab_add_labs_from_manifest)
   file(STRINGS ${SOCKLAB_MANIFEST} lines REGEX "^[0-9][0-9] ")
   set(SOCKLAB_LAB_LIBRARIES "")
+  set(SOCKLAB_GRADED_LIBRARIES "")
   set(ids "")
   foreach(line IN LISTS lines)
     string(REGEX REPLACE "[ \t]+" ";" fields "${line}")

@@ -297,6 +297,25 @@ def check_skeletons(root: Path) -> list[str]:
                     problems.append(f"{show(source, root)}:{number}: NotImplemented names no docs section "
                                     f"(give it \"docs/....md#section\" as its second argument)")
     problems += check_test_tags(root, cache)
+    problems += check_script_docs(root, cache)
+    return problems
+
+
+def check_script_docs(root: Path, cache: "AnchorCache") -> list[str]:
+    """Every conversation script of a lab (and every hidden one) says with a `docs` statement
+    which section explains what it checks (the runner prints it on failure), and it exists."""
+    problems = []
+    scripts = sorted(root.glob("labs/[0-9][0-9]-*/scripts/*.script")) + sorted(root.glob("grader/hidden/*/*.script"))
+    for script in scripts:
+        lines = script.read_text(encoding="utf-8", errors="replace").splitlines()
+        docs = [(n, line.split()[1]) for n, line in enumerate(lines, start=1)
+                if line.startswith("docs ") and len(line.split()) > 1]
+        if not docs:
+            problems.append(f"{show(script, root)}:1: the script names no docs section (add: docs docs/....md#section)")
+        for number, target in docs:
+            wrong = check_target(target, root / "x", root, cache)
+            if wrong:
+                problems.append(f"{show(script, root)}:{number}: {target}: {wrong}")
     return problems
 
 

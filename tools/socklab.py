@@ -352,7 +352,21 @@ def cmd_test() -> int:
                      str(sum(r.outcome == "skipped" for r in sol) + skeleton.count("skipped")),
                      f"{skeleton.wall_seconds:.1f}", f"{sum(r.seconds for r in sol):.1f}"])
 
-    # Tests that belong to no lab (docs checks, and later the grader's own tests).
+    # The grader's hidden scripts (instructor tree only) must fail on the skeletons too.
+    if any("hidden" in ls for ls in labels.values()):
+        hidden = run_ctest(["--test-dir", str(BUILD_DIRS["student"]), "-L", "^hidden$"], stream=False)
+        say(f"hidden: {len(hidden.results)} hidden scripts on the skeleton in {hidden.wall_seconds:.1f} s: "
+            f"{hidden.count('failed')} failed, {hidden.count('passed')} passed")
+        for result in hidden.results:
+            if result.outcome == "passed":
+                problems.append(f"hidden: script '{result.name}' passes on the skeleton: it checks nothing of "
+                                "the student's")
+            else:
+                skeleton_ok += 1
+        if not hidden.results:
+            problems.append("hidden: the solution build has hidden scripts but the student build ran none")
+
+    # Tests that belong to no lab (docs checks, and the grader's own tests).
     others: dict[str, list[TestResult]] = {}
     for name, ls in labels.items():
         if name in by_name and not lab_labels.intersection(ls):
@@ -429,41 +443,40 @@ def cmd_status() -> int:
 
 # --- ./socklab grade ----------------------------------------------------------------------
 
-def cmd_grade() -> int:
+def cmd_grade(args: list[str]) -> int:
+    """Builds the grader in its own work folder (build-grade/) and runs it: with no argument on the
+    bundled reference solutions (full marks expected), else with the arguments given
+    (./socklab grade --submission DIR ...; build-grade/build/bin/socklab-grade --help lists them)."""
     labs = read_manifest()
-    say("Grading the bundled reference solutions (solutions/), built with preset solution: this interim "
-        "grader does not take a submission yet.")
-    heading("configure and build preset solution")
-    configure("solution", quiet=True)
-    build("solution", quiet=True)
-    heading("run each lab's tests")
-    rows = []
-    all_pass = True
-    points_sum = 0
-    tests_sum = passed_sum = 0
+    work = ROOT / "build-grade"
+    files = work / "files"
+    build_dir = work / "build"
+    # The grading build compiles the graded files from build-grade/files/; CMake needs them there
+    # before it configures, so start from the reference solutions (the grader replaces them).
     for lab in labs:
-        run = run_ctest(lab_ctest_args(BUILD_DIRS["solution"], lab), stream=False)
-        tests = len(run.results)
-        passed = run.count("passed")
-        skipped = run.count("skipped")
-        graded = tests - skipped
-        points = int(passed * 100 / graded + 0.5) if graded else 0  # half up, not to even
-        if tests == 0 or run.count("failed") > 0:
-            all_pass = False
-        points_sum += points
-        tests_sum += tests
-        passed_sum += passed
-        note = "no tests" if tests == 0 else ", ".join(
-            f"failed: {r.name}" for r in run.results if r.outcome == "failed")[:120]
-        rows.append([lab.label, lab.folder, str(tests), str(passed), str(skipped), str(points), note])
-    rows.append(["total", "", str(tests_sum), str(passed_sum), "", f"{points_sum}/{100 * len(labs)}", ""])
-    table(rows, ["lab", "folder", "tests", "passed", "skipped", "points", "notes"], right={2, 3, 4, 5})
-    say("(points = passed / (tests - skipped) x 100, rounded; a skipped test is one this machine cannot run)")
-    if not all_pass:
-        say("\nnot every test passes on the reference solutions: see the notes column; "
-            "rerun one lab with: ctest --test-dir build-solution -L lab01 --output-on-failure")
-        return 1
-    return 0
+        for name in lab.files:
+            target = files / lab.folder / name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ROOT / "solutions" / lab.folder / name, target)
+    heading("build the grader (build-grade/build, grade mode)")
+    if not (build_dir / "CMakeCache.txt").is_file():
+        # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/grade.cpp passes, so
+        # the grader finds this build configured and reuses it.
+        run_step(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+                  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -DNDEBUG", f"-DSOCKLAB_GRADE_DIR={files}",
+                  "-DSOCKLAB_GRADE_CUMULATIVE=OFF"],
+                 "configuring the grading build", "Read the CMake error above.", quiet=True)
+    run_step(["cmake", "--build", str(build_dir), "--target", "socklab-grade"], "building socklab-grade",
+             "Read the compiler's errors above.", quiet=True)
+    grader = [str(build_dir / "bin" / "socklab-grade"), "--work", str(work)]
+    if not args:
+        heading("grade the bundled reference solutions (solutions/): every point should be earned")
+        grader.append("--require-full")
+    else:
+        heading("grade: socklab-grade " + quote(args))
+    done = subprocess.run(grader + args, cwd=ROOT)
+    return done.returncode
 
 
 # --- ./socklab sanitize -------------------------------------------------------------------
@@ -476,7 +489,10 @@ def cmd_sanitize() -> int:
         heading(f"configure, build and test preset {preset}")
         configure(preset, quiet=True)
         build(preset, quiet=True)
-        run = run_ctest(["--preset", preset, "--parallel", str(os.cpu_count() or 2)], stream=False)
+        # Not the grader's whole-submission grades: each builds a grading tree of its own (minutes),
+        # and the grader's code runs sanitized in its unit tests and in the script tests.
+        run = run_ctest(["--preset", preset, "--parallel", str(os.cpu_count() or 2),
+                         "-E", r"^grader/(Grader|Formats)\."], stream=False)
         bad = [r for r in run.results if r.outcome == "failed"]
         for result in bad:
             say(f"FAILED under {preset}: {result.name} ({result.reason})")
@@ -523,6 +539,18 @@ def cmd_bench() -> int:
              "It should not fail: read its output above.")
     heading("lab 05: LineServer, stop latency, accept rate and load")
     run_step([str(bin_dir / "stop_driver")], "stop_driver", "It should not fail: read its output above.")
+    heading("refpeer: echo throughput against socat PIPE, one connection, 512 MiB each way")
+    run_step([str(bin_dir / "echo_throughput_driver"), str(bin_dir / "refpeer")], "echo_throughput_driver",
+             "It should not fail: read its output above (is socat installed?).")
+    heading("socklab-script: a script of 200 steps (bench/script_200_steps.script)")
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        run_step([str(bin_dir / "socklab-script"), str(ROOT / "bench" / "script_200_steps.script")],
+                 "socklab-script", "It should not fail: read its output above.", quiet=True)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    say(f"200 steps, 10 runs: median {1000 * times[5]:.0f} ms, worst {1000 * times[-1]:.0f} ms (goal: under 1 s)")
     return 0
 
 
@@ -637,7 +665,7 @@ def cmd_lint() -> int:
     build_dir = BUILD_DIRS["solution"]
     tidy_folders = [ROOT / "labs" / "common" / "src", ROOT / "labs" / "common" / "testkit" / "src"]
     tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/app") if p.is_dir())
-    tidy_folders += existing("solutions")
+    tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade")
     tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
     database = build_dir / "compile_commands.json"
     if not database.is_file():
@@ -682,7 +710,7 @@ def cmd_lint() -> int:
 
 # --- main ---------------------------------------------------------------------------------
 
-COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": cmd_grade, "lint": cmd_lint,
+COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": lambda: cmd_grade([]), "lint": cmd_lint,
             "sanitize": cmd_sanitize, "bench": cmd_bench}
 
 
@@ -693,6 +721,12 @@ def main(argv: list[str]) -> int:
             print("usage: ./socklab fuzz [SECONDS]   (a whole number above 0; 60 by default)", file=sys.stderr)
             return 64
         return cmd_fuzz(int(seconds))
+    if argv and argv[0] == "grade":
+        try:
+            return cmd_grade(argv[1:])
+        except Failure as failure:
+            print(f"\nsocklab grade: {failure}", file=sys.stderr)
+            return 1
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(f"usage: ./socklab {{{'|'.join(COMMANDS)}}}   (./socklab help says more)", file=sys.stderr)
         return 64

@@ -31,8 +31,10 @@ FailureKind classify_failure(const std::exception& error) {
     if (code == std::errc::timed_out) {
         return FailureKind::TimedOut;
     }
+    // ENOTCONN: a reset can arrive before our own shutdown(SHUT_WR), which then finds no
+    // connection left to shut down.
     if (code == std::errc::connection_reset || code == std::errc::broken_pipe ||
-        code == std::errc::connection_aborted) {
+        code == std::errc::connection_aborted || code == std::errc::not_connected) {
         return FailureKind::ConnectionLost;
     }
     return FailureKind::Other;

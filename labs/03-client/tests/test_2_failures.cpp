@@ -86,6 +86,12 @@ TEST_CASE("classify_failure calls ECONNRESET and EPIPE a lost connection",
     CHECK(classify_failure(os_error(EPIPE)) == FailureKind::ConnectionLost);
 }
 
+TEST_CASE("classify_failure calls ENOTCONN from a shutdown after a reset a lost connection",
+          "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
+    CHECK(classify_failure(os_error(ECONNABORTED)) == FailureKind::ConnectionLost);
+    CHECK(classify_failure(os_error(ENOTCONN)) == FailureKind::ConnectionLost);
+}
+
 TEST_CASE("classify_failure reads an error built from std::errc like its errno",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
     const std::system_error generic(std::make_error_code(std::errc::connection_refused), "test");

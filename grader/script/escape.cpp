@@ -1,0 +1,79 @@
+#include "escape.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace socklab::script {
+namespace {
+
+std::string escape_one(unsigned char c) {
+    switch (c) {
+    case '\r': return "\\r";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\0': return "\\0";
+    case '\\': return "\\\\";
+    case '"': return "\\\"";
+    default: break;
+    }
+    if (c < 0x20 || c >= 0x7f) {
+        char hex[5];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        return hex;
+    }
+    return std::string(1, static_cast<char>(c));
+}
+
+std::string escape_all(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    for (const char c : bytes) {
+        out += escape_one(static_cast<unsigned char>(c));
+    }
+    return out;
+}
+
+} // namespace
+
+std::string quote_bytes(std::string_view bytes, std::size_t max_bytes) {
+    if (bytes.size() <= max_bytes) {
+        return "\"" + escape_all(bytes) + "\"";
+    }
+    const std::size_t half = max_bytes / 2;
+    return "\"" + escape_all(bytes.substr(0, half)) + "\"...(" + std::to_string(bytes.size()) +
+           " bytes in all)...\"" + escape_all(bytes.substr(bytes.size() - half)) + "\"";
+}
+
+std::size_t first_difference(std::string_view a, std::string_view b) {
+    const auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    return static_cast<std::size_t>(ia - a.begin());
+}
+
+std::string caret_picture(std::string_view expected, std::string_view actual, std::string_view indent) {
+    const std::size_t at = first_difference(expected, actual);
+    // Show at most 60 bytes before the difference so the caret stays on a terminal's screen.
+    const std::size_t from = at > 60 ? at - 60 : 0;
+    const auto window = [&](std::string_view s) {
+        std::string shown = from > 0 ? "..." : "";
+        shown += escape_all(s.substr(std::min(from, s.size()), 120));
+        if (s.size() > from + 120) {
+            shown += "...";
+        }
+        return shown;
+    };
+    const std::string prefix = (from > 0 ? "..." : "") + escape_all(expected.substr(from, at - from));
+    std::string out;
+    out += std::string(indent) + "expected: \"" + window(expected) + "\"\n";
+    out += std::string(indent) + "actual:   \"" + window(actual) + "\"\n";
+    out += std::string(indent) + std::string(11 + prefix.size(), ' ') + "^ first difference at byte " +
+           std::to_string(at);
+    if (at == actual.size() && actual.size() < expected.size()) {
+        out += " (actual ends there)";
+    } else if (at == expected.size() && expected.size() < actual.size()) {
+        out += " (actual goes on)";
+    }
+    out += "\n";
+    return out;
+}
+
+} // namespace socklab::script

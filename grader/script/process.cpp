@@ -1,0 +1,183 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace socklab::script {
+namespace {
+
+void close_fd(int& fd) {
+    if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+    }
+}
+
+std::string signal_name(int signal) {
+    const char* abbrev = ::sigabbrev_np(signal);
+    return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+}
+
+} // namespace
+
+Process::Process(std::string name, std::vector<std::string> argv)
+    : name_(std::move(name)), argv_(std::move(argv)) {}
+
+Process::~Process() {
+    kill_group();
+    close_fd(stdin_fd_);
+    close_fd(stdout_fd_);
+    close_fd(stderr_fd_);
+    close_fd(pidfd_);
+}
+
+std::string Process::command() const {
+    std::string out;
+    for (const auto& a : argv_) {
+        out += (out.empty() ? "" : " ") + a;
+    }
+    return out;
+}
+
+bool Process::start(std::string& error) {
+    int in[2];
+    int out[2];
+    int err[2];
+    int exec_error[2]; // the child writes errno here when execv fails; closed by a successful exec
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+        ::pipe2(exec_error, O_CLOEXEC) != 0) {
+        error = std::string("pipe: ") + std::strerror(errno);
+        return false;
+    }
+    std::vector<char*> args;
+    for (auto& a : argv_) {
+        args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::setpgid(0, 0);
+        ::signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::dup2(in[0], 0);
+        ::dup2(out[1], 1);
+        ::dup2(err[1], 2);
+        ::execv(args[0], args.data());
+        const int e = errno;
+        (void)!::write(exec_error[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    ::close(exec_error[1]);
+    stdin_fd_ = in[1];
+    stdout_fd_ = out[0];
+    stderr_fd_ = err[0];
+    if (pid_ < 0) {
+        error = std::string("fork: ") + std::strerror(errno);
+        ::close(exec_error[0]);
+        return false;
+    }
+    ::setpgid(pid_, pid_); // also here: whichever of parent and child runs first
+    int e = 0;
+    const ssize_t n = ::read(exec_error[0], &e, sizeof e);
+    ::close(exec_error[0]);
+    if (n == sizeof e) {
+        error = std::strerror(e);
+        ::waitpid(pid_, &status_, 0);
+        exited_ = true;
+        acknowledged_ = true;
+        return false;
+    }
+    for (const int fd : {stdin_fd_, stdout_fd_, stderr_fd_}) {
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)); // -1 on old kernels: polled instead
+    return true;
+}
+
+void Process::attach(int port) {
+    attached_ = true;
+    port_ = port;
+}
+
+bool Process::poll_exit() {
+    if (exited_ || pid_ <= 0) {
+        return false;
+    }
+    const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+        exited_ = true;
+        close_fd(pidfd_);
+        return true;
+    }
+    return false;
+}
+
+void Process::drain_stderr() {
+    char buffer[16384];
+    for (;;) {
+        const ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+        if (n > 0) {
+            stderr_.append(buffer, static_cast<std::size_t>(n));
+            if (stderr_.size() > (1u << 20)) {
+                stderr_.erase(0, stderr_.size() - (1u << 20));
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0) {
+            close_fd(stderr_fd_);
+        }
+        return;
+    }
+}
+
+void Process::send_signal(int signal) {
+    signalled_ = true;
+    if (pid_ > 0 && !exited_) {
+        ::kill(pid_, signal);
+    }
+}
+
+void Process::kill_group() {
+    if (pid_ <= 0) {
+        return;
+    }
+    ::kill(-pid_, SIGKILL); // the group: also whatever the program started
+    if (!exited_) {
+        ::waitpid(pid_, &status_, 0);
+        exited_ = true;
+    }
+}
+
+bool Process::killed_by_signal() const {
+    return exited_ && WIFSIGNALED(status_);
+}
+
+int Process::exit_code() const {
+    return exited_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+}
+
+std::string Process::status_text() const {
+    if (!exited_) {
+        return "is running";
+    }
+    if (WIFSIGNALED(status_)) {
+        return "was killed by " + signal_name(WTERMSIG(status_));
+    }
+    return "exited with code " + std::to_string(WEXITSTATUS(status_));
+}
+
+} // namespace socklab::script

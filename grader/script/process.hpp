@@ -1,0 +1,74 @@
+// A program the runner starts: its own process group, pipes for stdin, stdout and stderr, and a
+// pidfd so that poll(2) says when it exits. The destructor kills the whole group.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace socklab::script {
+
+class Process {
+public:
+    Process(std::string name, std::vector<std::string> argv);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default. On failure
+    // (the program is missing, say) returns false and says why in error.
+    bool start(std::string& error);
+    // A server the user started by hand (--attach): no process, only its port.
+    void attach(int port);
+
+    // Non-blocking waitpid(2); true when the program has just been seen to exit.
+    bool poll_exit();
+    // Reads what the program wrote on stderr so far (keeps at most the last 1 MiB).
+    void drain_stderr();
+    // kill(2) of the program's process.
+    void send_signal(int signal);
+    // SIGKILL to the whole process group, then reaps the program.
+    void kill_group();
+
+    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] std::string command() const;
+    [[nodiscard]] int stdin_fd() const { return stdin_fd_; }
+    [[nodiscard]] int stdout_fd() const { return stdout_fd_; }
+    [[nodiscard]] int stderr_fd() const { return stderr_fd_; }
+    [[nodiscard]] int pidfd() const { return pidfd_; }
+    [[nodiscard]] bool attached() const { return attached_; }
+    [[nodiscard]] int port() const { return port_; }
+    void set_port(int port) { port_ = port; }
+
+    [[nodiscard]] bool exited() const { return exited_; }
+    [[nodiscard]] bool killed_by_signal() const;
+    [[nodiscard]] int exit_code() const;
+    [[nodiscard]] bool exited_cleanly() const { return exited_ && !killed_by_signal() && exit_code() == 0; }
+    // "exited with code 70", "was killed by SIGSEGV", "is running"
+    [[nodiscard]] std::string status_text() const;
+    [[nodiscard]] const std::string& stderr_text() const { return stderr_; }
+
+    // The script has seen this exit (in a failure or an expect-exit): later waits ignore it.
+    void acknowledge_exit() { acknowledged_ = true; }
+    [[nodiscard]] bool exit_acknowledged() const { return acknowledged_; }
+    [[nodiscard]] bool was_signalled_by_script() const { return signalled_; }
+
+private:
+    std::string name_;
+    std::vector<std::string> argv_;
+    pid_t pid_ = -1;
+    int stdin_fd_ = -1;
+    int stdout_fd_ = -1;
+    int stderr_fd_ = -1;
+    int pidfd_ = -1;
+    int port_ = 0;
+    int status_ = 0;
+    bool exited_ = false;
+    bool attached_ = false;
+    bool acknowledged_ = false;
+    bool signalled_ = false;
+    std::string stderr_;
+};
+
+} // namespace socklab::script
