@@ -464,7 +464,7 @@ def cmd_grade(args: list[str]) -> int:
         # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/grade.cpp passes, so
         # the grader finds this build configured and reuses it.
         run_step(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-                  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -DNDEBUG", f"-DSOCKLAB_GRADE_DIR={files}",
+                  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1", f"-DSOCKLAB_GRADE_DIR={files}",
                   "-DSOCKLAB_GRADE_CUMULATIVE=OFF"],
                  "configuring the grading build", "Read the CMake error above.", quiet=True)
     run_step(["cmake", "--build", str(build_dir), "--target", "socklab-grade"], "building socklab-grade",

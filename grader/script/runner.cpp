@@ -109,6 +109,7 @@ public:
             setup_failure = execute(script_.steps[i]);
             setup_failed_at = i;
         }
+        auto check_start = start_;
         for (const Check& check : script_.checks) {
             CheckResult cr;
             cr.name = check.name;
@@ -124,6 +125,8 @@ public:
             if (failure) {
                 settle();
             }
+            cr.seconds = std::chrono::duration<double>(Clock::now() - check_start).count();
+            check_start = Clock::now();
             if (failure && setup_failure && reported_setup) {
                 cr.summary = "not run: the set-up failed (see above): " + failure->summary;
                 out_ << "FAILED: " << check.name << points_text(check.points)

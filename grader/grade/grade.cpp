@@ -1,0 +1,637 @@
+#include "grade.hpp"
+
+#include "bounded.hpp"
+#include "runner.hpp"
+#include "script.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace socklab::grade {
+namespace {
+
+std::string now_utc() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Writes a file only when its content changes, so the build recompiles only what changed.
+void write_if_changed(const fs::path& path, const std::string& content) {
+    if (fs::exists(path) && read_text(path) == content) {
+        return;
+    }
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << content;
+}
+
+// The compiler's first errors: from the first line that says "error" on, at most 30 lines.
+std::string first_errors(const std::string& log) {
+    std::istringstream in(log);
+    std::vector<std::string> lines;
+    bool started = false;
+    static const std::regex progress(R"(^\[[0-9]+/[0-9]+\] )");
+    for (std::string line; std::getline(in, line);) {
+        if (std::regex_search(line, progress)) {
+            continue; // ninja's progress, not the compiler's words
+        }
+        if (!started &&
+            (line.find("error") != std::string::npos || line.find("Error") != std::string::npos)) {
+            started = true;
+        }
+        if (started) {
+            lines.push_back(line);
+            if (lines.size() == 30) {
+                lines.emplace_back("...");
+                break;
+            }
+        }
+    }
+    if (lines.empty()) {
+        std::string tail = log.size() > 3000 ? log.substr(log.size() - 3000) : log;
+        return tail;
+    }
+    std::string out;
+    for (const auto& l : lines) {
+        out += l + "\n";
+    }
+    return out;
+}
+
+// Catch2 v2 reads a test name as a test spec: escape the characters that mean something there.
+std::string catch_spec(const std::string& name) {
+    std::string out;
+    for (const char c : name) {
+        if (c == ',' || c == '[' || c == ']' || c == '\\' || c == '*' || c == '~') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) {
+            out.push_back(line);
+        }
+    }
+    return out;
+}
+
+// The docs section a failed test's output points to: a skeleton's "not implemented yet: ...
+// (read docs/...)" first (what to write), else the "read:" line (what the behaviour is).
+std::string docs_in(const std::string& output) {
+    static const std::regex not_implemented(R"(not implemented yet: \S+ \(read (docs/[^)\s]+)\))");
+    static const std::regex read_line(R"((?:^|\n)read: (docs/\S+))");
+    std::smatch m;
+    if (std::regex_search(output, m, not_implemented) || std::regex_search(output, m, read_line)) {
+        return m[1];
+    }
+    return "";
+}
+
+// One line that says why a Catch2 test failed: the exception message or the failed expression.
+std::string catch_reason(const std::string& output) {
+    const auto lines = lines_of(output);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].find("FAILED:") == std::string::npos) {
+            continue;
+        }
+        for (std::size_t j = i + 1; j < lines.size() && j < i + 12; ++j) {
+            const std::string& l = lines[j];
+            if (l.find("with message:") != std::string::npos ||
+                l.find("with expansion:") != std::string::npos) {
+                if (j + 1 < lines.size()) {
+                    std::string text = lines[j + 1];
+                    text.erase(0, text.find_first_not_of(' '));
+                    return text;
+                }
+            }
+        }
+        if (i + 1 < lines.size()) {
+            std::string text = lines[i + 1];
+            text.erase(0, text.find_first_not_of(' '));
+            return text;
+        }
+    }
+    return "";
+}
+
+// flock(2) on WORK/.lock for as long as it lives; waits (and says so) while another grader holds it.
+class WorkLock {
+public:
+    WorkLock(const fs::path& work, const std::function<void(const std::string&)>& progress) {
+        fs::create_directories(work);
+        fd_ = ::open((work / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            throw std::runtime_error("cannot open " + (work / ".lock").string() + ": " +
+                                     std::strerror(errno));
+        }
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            progress("waiting for another socklab-grade that uses " + work.string());
+            ::flock(fd_, LOCK_EX);
+        }
+    }
+    ~WorkLock() { ::close(fd_); }
+    WorkLock(const WorkLock&) = delete;
+    WorkLock& operator=(const WorkLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+constexpr std::uintmax_t kMaxSourceBytes = 1 << 20;
+const std::string kNoGroup = "(in no group of the rubric)";
+
+class Grader {
+public:
+    Grader(const GradeOptions& options, const Rubric& rubric)
+        : o_(options), rubric_(rubric), root_(fs::absolute(options.root)), work_(fs::absolute(options.work)),
+          build_(work_ / "build"), files_(work_ / "files") {}
+
+    Grade run() {
+        // One grader at a time in a work folder: two would rewrite each other's files mid-build.
+        const WorkLock lock(work_, o_.progress);
+        Grade grade;
+        grade.student = o_.student;
+        grade.submission = o_.submission;
+        grade.cumulative = o_.cumulative;
+        grade.seed = o_.seed.value_or(0);
+        grade.started = now_utc();
+        const auto manifest = read_manifest(root_.string());
+        std::vector<Lab> labs;
+        for (const auto& m : manifest) {
+            Lab lab;
+            lab.id = m.id;
+            lab.folder = m.folder;
+            const LabRubric* lr = rubric_.lab(m.id);
+            lab.title = lr != nullptr ? lr->title : m.folder;
+            place_files(m, lab);
+            labs.push_back(std::move(lab));
+        }
+        configure();
+        build_shared();
+        std::set<std::string> uncompiled;
+        for (std::size_t i = 0; i < manifest.size(); ++i) {
+            const auto& m = manifest[i];
+            Lab& lab = labs[i];
+            if (!o_.labs.empty() && std::find(o_.labs.begin(), o_.labs.end(), m.id) == o_.labs.end()) {
+                continue;
+            }
+            const LabRubric* lr = rubric_.lab(m.id);
+            if (lr == nullptr) {
+                throw std::runtime_error("the rubric " + rubric_.path + " has no [[lab]] with id = \"" +
+                                         m.id + "\"");
+            }
+            o_.progress("lab " + m.id + ": building");
+            if (o_.cumulative && !uncompiled.empty()) {
+                lab.build = "compile error";
+                lab.build_log =
+                    "with --cumulative this lab builds on the student's own labs below it, and lab " +
+                    *uncompiled.begin() + " did not compile (see its errors)";
+                uncompiled.insert(m.id);
+            } else if (!build_lab(m, lab)) {
+                uncompiled.insert(m.id);
+            } else {
+                o_.progress("lab " + m.id + ": running the tests");
+                run_tests(m, *lr, lab);
+                o_.progress("lab " + m.id + ": running the scripts");
+                run_scripts(m, *lr, lab);
+            }
+            score(*lr, lab);
+            grade.labs.push_back(lab);
+        }
+        for (const auto& lab : grade.labs) {
+            grade.score += lab.score;
+            grade.max_score += lab.max_score;
+        }
+        grade.finished = now_utc();
+        return grade;
+    }
+
+private:
+    // Takes the lab's student-owned files from the submission (or the skeleton's, reported as
+    // missing) into files/, and notes the files beside them that the grader ignores.
+    void place_files(const ManifestLab& m, Lab& lab) {
+        const fs::path sub = fs::absolute(o_.submission);
+        const bool handout = fs::is_directory(sub / "labs");
+        const fs::path from = handout ? sub / "labs" / m.folder / "src" : sub / m.folder;
+        for (const auto& file : m.files) {
+            fs::path source = from / file;
+            // Only a plain file of reasonable size: a symbolic link could point at the reference
+            // solutions on the grading machine, and a huge file is not a lab's source.
+            const bool link = fs::is_symlink(fs::symlink_status(source));
+            const bool plain = !link && fs::is_regular_file(fs::symlink_status(source));
+            if (!plain || fs::file_size(source) > kMaxSourceBytes) {
+                lab.missing.push_back(m.folder + "/" + file +
+                                      (link    ? " (a symbolic link: not accepted)"
+                                       : plain ? " (over 1 MiB: not accepted)"
+                                               : ""));
+                source = root_ / "labs" / m.folder / "src" / file;
+            }
+            write_if_changed(files_ / m.folder / file, read_text(source));
+        }
+        if (fs::is_directory(from)) {
+            for (const auto& entry : fs::directory_iterator(from)) {
+                const std::string name = entry.path().filename().string();
+                if (std::find(m.files.begin(), m.files.end(), name) == m.files.end()) {
+                    lab.extra.push_back(m.folder + "/" + name);
+                }
+            }
+            std::sort(lab.extra.begin(), lab.extra.end());
+        }
+    }
+
+    BoundedRun cmake(const std::vector<std::string>& args, std::chrono::minutes limit) {
+        std::vector<std::string> argv{cmake_path()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Bounds bounds;
+        bounds.wall = limit;
+        bounds.max_output = 1 << 20;
+        return run_bounded(argv, {}, bounds);
+    }
+
+    static std::string cmake_path() {
+        for (const char* candidate : {"/usr/bin/cmake", "/usr/local/bin/cmake"}) {
+            if (fs::exists(candidate)) {
+                return candidate;
+            }
+        }
+        return "/usr/bin/cmake";
+    }
+
+    void configure() {
+        const std::string cumulative = o_.cumulative ? "ON" : "OFF";
+        const fs::path cache = build_ / "CMakeCache.txt";
+        if (fs::exists(cache)) {
+            const std::string text = read_text(cache);
+            if (text.find("SOCKLAB_GRADE_DIR:PATH=" + files_.string() + "\n") != std::string::npos &&
+                text.find("SOCKLAB_GRADE_CUMULATIVE:BOOL=" + cumulative + "\n") != std::string::npos) {
+                return;
+            }
+        }
+        o_.progress("configuring the grading build in " + build_.string());
+        const auto run =
+            cmake({"-S", root_.string(), "-B", build_.string(), "-G", "Ninja",
+                   "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1",
+                   "-DSOCKLAB_GRADE_DIR=" + files_.string(), "-DSOCKLAB_GRADE_CUMULATIVE=" + cumulative},
+                  std::chrono::minutes(5));
+        if (run.exit_code != 0) {
+            throw std::runtime_error("configuring the grading build failed (" + run.status_text() + "):\n" +
+                                     first_errors(run.output));
+        }
+    }
+
+    // What every lab needs and no submission changes: the test main, the reference peer.
+    void build_shared() {
+        o_.progress("building the instructor's parts (test main, reference peer)");
+        const auto run = cmake({"--build", build_.string(), "--target", "socklab_catch_main", "refpeer"},
+                               std::chrono::minutes(10));
+        if (run.exit_code != 0) {
+            throw std::runtime_error("building the instructor's parts failed (" + run.status_text() + "):\n" +
+                                     first_errors(run.output));
+        }
+    }
+
+    std::vector<std::string> programs_of(const ManifestLab& m) const {
+        std::vector<std::string> names;
+        const fs::path app = root_ / "labs" / m.folder / "app";
+        if (fs::is_directory(app)) {
+            for (const auto& entry : fs::directory_iterator(app)) {
+                if (entry.path().extension() == ".cpp") {
+                    names.push_back(entry.path().stem().string());
+                }
+            }
+        }
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+    bool build_lab(const ManifestLab& m, Lab& lab) {
+        std::vector<std::string> args{"--build", build_.string(), "--target", "lab" + m.id + "_tests"};
+        for (const auto& p : programs_of(m)) {
+            args.push_back(p);
+        }
+        const auto run = cmake(args, std::chrono::minutes(10));
+        if (run.exit_code == 0) {
+            return true;
+        }
+        lab.build = "compile error";
+        lab.build_log = run.timed_out ? "the build did not finish in 10 minutes" : first_errors(run.output);
+        return false;
+    }
+
+    void run_tests(const ManifestLab& m, const LabRubric& lr, Lab& lab) {
+        const std::string exe = (build_ / "bin" / ("lab" + m.id + "_tests")).string();
+        Bounds listing;
+        listing.wall = std::chrono::seconds(20);
+        const auto names_run = run_bounded({exe, "--list-test-names-only"}, {}, listing);
+        if (names_run.timed_out || names_run.signal != 0) {
+            // Catch2 v2 exits with the number of tests it listed; a crash or a hang is the submission's
+            // (a static constructor of theirs runs before the listing).
+            lab.build = "test program does not start";
+            lab.build_log = "listing the tests " + names_run.status_text() + ":\n" + names_run.output;
+        }
+        const auto names = lines_of(names_run.output);
+        // The rubric's group of each test: the docs section it is tagged with.
+        std::map<std::string, std::string> group_of;
+        for (const auto& g : lr.groups) {
+            const auto members =
+                run_bounded({exe, "--list-test-names-only", "[" + g.section + "]"}, {}, listing);
+            for (const auto& n : lines_of(members.output)) {
+                group_of[n] = g.name;
+            }
+        }
+        std::vector<Item> items(names.size());
+        std::atomic<std::size_t> next{0};
+        const auto work = [&] {
+            for (std::size_t i = next++; i < names.size(); i = next++) {
+                items[i] = run_test(m, exe, names[i]);
+                const auto g = group_of.find(names[i]);
+                items[i].group = g != group_of.end() ? g->second : kNoGroup;
+            }
+        };
+        {
+            std::vector<std::jthread> workers;
+            for (int j = 0; j < std::max(1, o_.jobs); ++j) {
+                workers.emplace_back(work);
+            }
+        }
+        for (auto& item : items) {
+            lab.items.push_back(std::move(item));
+        }
+    }
+
+    Item run_test(const ManifestLab& m, const std::string& exe, const std::string& name) {
+        Item item;
+        item.name = name;
+        item.kind = "test";
+        Bounds bounds;
+        bounds.wall = std::chrono::milliseconds(static_cast<long long>(rubric_.test_timeout_seconds * 1000));
+        bounds.max_output = std::size_t{64} * 1024;
+        const auto run = run_bounded({exe, catch_spec(name)}, {"SOCKLAB_UNDER_CTEST=1"}, bounds);
+        item.seconds = run.seconds;
+        item.output = run.output;
+        if (run.dropped > 0) {
+            item.output += "\n(" + std::to_string(run.dropped) + " more bytes of output not kept)\n";
+        }
+        item.replay = "ctest --test-dir build -R '^lab" + m.id + "/" +
+                      std::regex_replace(name, std::regex(R"([.^$|()*+?{}\[\]\\])"), R"(\$&)") +
+                      "$' --output-on-failure";
+        if (run.exit_code == 0) {
+            item.status = Status::Passed;
+        } else if (run.exit_code == 77) {
+            item.status = Status::Skipped;
+            item.reason = "skipped: this machine cannot run it";
+        } else if (run.timed_out || run.signal != 0) {
+            item.status = Status::Error;
+            item.reason = "the test " + run.status_text();
+        } else {
+            item.status = Status::Failed;
+            item.reason = catch_reason(run.output);
+            if (item.reason.empty()) {
+                item.reason = "the test " + run.status_text();
+            }
+        }
+        item.docs = docs_in(run.output);
+        return item;
+    }
+
+    void run_scripts(const ManifestLab& m, const LabRubric& lr, Lab& lab) {
+        std::vector<std::pair<fs::path, bool>> scripts; // path, hidden
+        const auto add = [&](const fs::path& folder, bool hidden) {
+            if (!fs::is_directory(folder)) {
+                return;
+            }
+            std::vector<fs::path> found;
+            for (const auto& entry : fs::directory_iterator(folder)) {
+                if (entry.path().extension() == ".script") {
+                    found.push_back(entry.path());
+                }
+            }
+            std::sort(found.begin(), found.end());
+            for (const auto& f : found) {
+                scripts.emplace_back(f, hidden);
+            }
+        };
+        add(root_ / "labs" / m.folder / "scripts", false);
+        if (o_.hidden) {
+            add(root_ / "grader" / "hidden" / m.folder, true);
+        }
+        (void)lr;
+        for (const auto& [path, hidden] : scripts) {
+            const auto script = script::load_script(path.string());
+            script::RunOptions options;
+            options.bin_dir = (build_ / "bin").string();
+            options.seed = o_.seed;
+            const std::string relative = fs::relative(path, root_).string();
+            options.replay = {"build/bin/socklab-script", relative};
+            std::ostringstream transcript;
+            const auto result = script::run_script(script, options, transcript);
+            const std::string stem = path.stem().string();
+            for (const auto& c : result.checks) {
+                Item item;
+                item.name = stem + "/" + c.name;
+                item.kind = "check";
+                item.group = hidden ? "hidden scripts" : "scripts";
+                item.hidden = hidden || c.hidden;
+                item.status = c.passed ? Status::Passed : Status::Failed;
+                item.reason = c.summary;
+                item.seconds = c.seconds;
+                item.output = c.report;
+                item.max_score = c.points; // a weight until score() shares out the group's points
+                item.docs = docs_in(c.report);
+                item.replay = hidden ? ""
+                                     : "build/bin/socklab-script --seed " + std::to_string(result.seed) +
+                                           " " + relative;
+                lab.items.push_back(std::move(item));
+            }
+        }
+    }
+
+    // A rubric that names a test, a section or a check that does not exist would silently make
+    // points nobody can earn: the grader stops instead, naming the mistake.
+    void check_rubric_names(const LabRubric& lr, const Lab& lab) const {
+        std::set<std::string> names;
+        std::set<std::string> groups_seen;
+        for (const auto& item : lab.items) {
+            names.insert(item.name);
+            groups_seen.insert(item.group);
+        }
+        const auto fail = [&](const std::string& what) {
+            throw std::runtime_error(rubric_.path + ": lab " + lr.id + ": " + what);
+        };
+        for (const auto& g : lr.groups) {
+            if (groups_seen.count(g.name) == 0) {
+                fail("the group \"" + g.name + "\" has no test: no test case is tagged [" + g.section + "]");
+            }
+        }
+        for (const auto& [name, reason] : lr.ungraded) {
+            if (names.count(name) == 0) {
+                fail("[[lab.ungraded]] names \"" + name + "\", which is not a test of the lab");
+            }
+        }
+        for (const auto& [name, weight] : lr.check_weights) {
+            if (names.count(name) == 0 && o_.hidden) { // without hidden scripts, their checks are absent
+                fail("[lab.scripts.weights] names \"" + name +
+                     "\", which is not a check (\"script/check name\")");
+            }
+        }
+        for (const auto& item : lab.items) {
+            if (item.group == kNoGroup) {
+                fail("the test \"" + item.name + "\" is in no [[lab.group]] (its docs tag has no group)");
+            }
+        }
+    }
+
+    // Shares out each group's points among its items, and adds them up.
+    void score(const LabRubric& lr, Lab& lab) {
+        lab.groups.clear();
+        for (const auto& g : lr.groups) {
+            lab.groups.push_back({g.name, 0, g.points, 0, 0});
+        }
+        lab.groups.push_back({"scripts", 0, lr.visible_scripts, 0, 0});
+        lab.groups.push_back({"hidden scripts", 0, o_.hidden ? lr.hidden_scripts : 0, 0, 0});
+        const auto group = [&](const std::string& name) -> Group* {
+            for (auto& g : lab.groups) {
+                if (g.name == name) {
+                    return &g;
+                }
+            }
+            return nullptr;
+        };
+        // Counted items per group, and the total weight of the script checks.
+        std::map<std::string, double> weight;
+        for (auto& item : lab.items) {
+            Group* g = group(item.group);
+            const bool ungraded = lr.ungraded.count(item.name) != 0;
+            if (g == nullptr || ungraded || item.status == Status::Skipped) {
+                continue;
+            }
+            ++g->counted;
+            if (item.kind == "check") {
+                const auto w = lr.check_weights.find(item.name);
+                if (w != lr.check_weights.end()) {
+                    item.max_score = w->second;
+                }
+                weight[item.group] += item.max_score;
+            }
+        }
+        for (auto& item : lab.items) {
+            Group* g = group(item.group);
+            const bool ungraded = lr.ungraded.count(item.name) != 0;
+            if (ungraded) {
+                item.reason =
+                    "ungraded: " + lr.ungraded.at(item.name) +
+                    (item.status == Status::Passed || item.reason.empty() ? "" : "; " + item.reason);
+                item.max_score = 0;
+                item.score = 0;
+                continue;
+            }
+            if (g == nullptr || item.status == Status::Skipped || g->counted == 0) {
+                item.max_score = 0;
+                item.score = 0;
+                continue;
+            }
+            if (item.kind == "check") {
+                const double total = weight[item.group];
+                item.max_score = total > 0 ? g->max_score * item.max_score / total : 0;
+            } else {
+                item.max_score = g->max_score / g->counted;
+            }
+            item.score = item.status == Status::Passed ? item.max_score : 0;
+            g->score += item.score;
+            g->passed += item.status == Status::Passed ? 1 : 0;
+        }
+        if (lab.build == "ok") {
+            check_rubric_names(lr, lab);
+        }
+        lab.score = 0;
+        lab.max_score = 0;
+        for (const auto& g : lab.groups) {
+            lab.score += g.score;
+            lab.max_score += g.max_score;
+        }
+        // Round each lab to hundredths so reports add up to what they show.
+        lab.score = static_cast<double>(std::llround(lab.score * 100)) / 100;
+        lab.read_first.clear();
+        for (const auto& item : lab.items) {
+            if (item.status != Status::Passed && item.status != Status::Skipped && !item.docs.empty() &&
+                !item.hidden) {
+                lab.read_first = item.docs;
+                break;
+            }
+        }
+    }
+
+    const GradeOptions& o_;
+    const Rubric& rubric_;
+    fs::path root_;
+    fs::path work_;
+    fs::path build_;
+    fs::path files_;
+};
+
+} // namespace
+
+std::vector<ManifestLab> read_manifest(const std::string& root) {
+    const fs::path path = fs::path(root) / "labs" / "manifest.txt";
+    std::ifstream in(path);
+    if (!in) {
+        throw std::runtime_error("cannot read " + path.string() + ": is --root the instructor's tree?");
+    }
+    std::vector<ManifestLab> labs;
+    for (std::string line; std::getline(in, line);) {
+        if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+            !std::isdigit(static_cast<unsigned char>(line[1])) || line[2] != ' ') {
+            continue;
+        }
+        std::istringstream words(line);
+        ManifestLab lab;
+        words >> lab.id >> lab.folder;
+        for (std::string file; words >> file;) {
+            lab.files.push_back(file);
+        }
+        labs.push_back(std::move(lab));
+    }
+    return labs;
+}
+
+Grade grade(const GradeOptions& options, const Rubric& rubric) {
+    return Grader(options, rubric).run();
+}
+
+} // namespace socklab::grade

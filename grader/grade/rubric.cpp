@@ -1,0 +1,145 @@
+#include "rubric.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string_view>
+
+namespace socklab::grade {
+namespace {
+
+std::string where(const std::string& path, const toml::node& node) {
+    std::ostringstream out;
+    out << path << ":" << node.source().begin.line;
+    return out.str();
+}
+
+double points_of(const std::string& path, const toml::table& table, const char* key) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return 0;
+    }
+    const auto value = node->value<double>();
+    if (!value || *value < 0) {
+        throw RubricError(where(path, *node) + ": " + key + " must be a number of points, 0 or more");
+    }
+    return *value;
+}
+
+std::string text_of(const std::string& path, const toml::table& table, const char* key,
+                    const toml::node& owner) {
+    const auto value = table[key].value<std::string>();
+    if (!value || value->empty()) {
+        throw RubricError(where(path, owner) + ": " + key + " (a string) is missing");
+    }
+    return *value;
+}
+
+// A misspelt key would be ignored and its points silently lost: every key must be a known one.
+void check_keys(const std::string& path, const toml::table& table,
+                std::initializer_list<std::string_view> known, const std::string& where_in_file) {
+    for (const auto& [key, value] : table) {
+        if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
+            std::string list;
+            for (const auto k : known) {
+                list += list.empty() ? "" : ", ";
+                list += k;
+            }
+            std::string message = where(path, value);
+            message += ": unknown key '" + std::string(key.str()) + "' in " + where_in_file;
+            message += " (known: " + list + ")";
+            throw RubricError(message);
+        }
+    }
+}
+
+} // namespace
+
+const LabRubric* Rubric::lab(const std::string& id) const {
+    for (const auto& l : labs) {
+        if (l.id == id) {
+            return &l;
+        }
+    }
+    return nullptr;
+}
+
+Rubric load_rubric(const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream out;
+        out << path << ":" << e.source().begin.line << ": " << e.description();
+        throw RubricError(out.str());
+    }
+    Rubric rubric;
+    rubric.path = path;
+    check_keys(path, root, {"grader", "lab"}, "the top level");
+    if (const auto* grader = root["grader"].as_table()) {
+        check_keys(path, *grader, {"test_timeout_seconds"}, "[grader]");
+        rubric.test_timeout_seconds = points_of(path, *grader, "test_timeout_seconds");
+        if (rubric.test_timeout_seconds <= 0) {
+            rubric.test_timeout_seconds = 20;
+        }
+    }
+    const auto* labs = root["lab"].as_array();
+    if (labs == nullptr) {
+        throw RubricError(path + ": no [[lab]] tables");
+    }
+    for (const auto& node : *labs) {
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            throw RubricError(where(path, node) + ": [[lab]] must be a table");
+        }
+        check_keys(path, *table, {"id", "title", "group", "scripts", "ungraded"}, "[[lab]]");
+        LabRubric lab;
+        lab.id = text_of(path, *table, "id", node);
+        lab.title = text_of(path, *table, "title", node);
+        if (rubric.lab(lab.id) != nullptr) {
+            throw RubricError(where(path, node) + ": lab " + lab.id + " appears twice");
+        }
+        if (const auto* groups = (*table)["group"].as_array()) {
+            for (const auto& g : *groups) {
+                const auto* gt = g.as_table();
+                if (gt == nullptr) {
+                    throw RubricError(where(path, g) + ": [[lab.group]] must be a table");
+                }
+                check_keys(path, *gt, {"name", "section", "points"}, "[[lab.group]]");
+                TestGroup group{text_of(path, *gt, "name", g), text_of(path, *gt, "section", g),
+                                points_of(path, *gt, "points")};
+                lab.groups.push_back(std::move(group));
+            }
+        }
+        if (const auto* scripts = (*table)["scripts"].as_table()) {
+            check_keys(path, *scripts, {"visible", "hidden", "weights"}, "[lab.scripts]");
+            lab.visible_scripts = points_of(path, *scripts, "visible");
+            lab.hidden_scripts = points_of(path, *scripts, "hidden");
+            if (const auto* weights = (*scripts)["weights"].as_table()) {
+                for (const auto& [key, value] : *weights) {
+                    const auto w = value.value<double>();
+                    if (!w || *w < 0) {
+                        throw RubricError(where(path, value) + ": the weight of \"" + std::string(key.str()) +
+                                          "\" must be a number, 0 or more");
+                    }
+                    lab.check_weights[std::string(key.str())] = *w;
+                }
+            }
+        }
+        if (const auto* ungraded = (*table)["ungraded"].as_array()) {
+            for (const auto& u : *ungraded) {
+                const auto* ut = u.as_table();
+                if (ut == nullptr) {
+                    throw RubricError(where(path, u) + ": [[lab.ungraded]] must be a table");
+                }
+                check_keys(path, *ut, {"test", "reason"}, "[[lab.ungraded]]");
+                lab.ungraded[text_of(path, *ut, "test", u)] = text_of(path, *ut, "reason", u);
+            }
+        }
+        rubric.labs.push_back(std::move(lab));
+    }
+    return rubric;
+}
+
+} // namespace socklab::grade

@@ -1,0 +1,44 @@
+// The rubric (grader/rubric.toml): how many points each lab's groups of tests and its scripts
+// are worth. Read with toml++; every mistake is reported with the file and line.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace socklab::grade {
+
+// A group of unit tests: the test cases tagged with one docs section (one step of a lab).
+struct TestGroup {
+    std::string name;
+    std::string section; // the tag, as in [docs/labs/02-server.md#step-1-bind-and-listen]
+    double points = 0;
+};
+
+struct LabRubric {
+    std::string id;
+    std::string title;
+    std::vector<TestGroup> groups;
+    double visible_scripts = 0; // points shared by the checks of labs/NN-*/scripts/, by their weights
+    double hidden_scripts = 0;  // points shared by the checks of grader/hidden/NN-*/
+    std::map<std::string, double> check_weights; // "script/check name" -> weight (overrides the script's)
+    std::map<std::string, std::string> ungraded; // test name -> why it earns no points
+};
+
+struct Rubric {
+    std::string path;
+    double test_timeout_seconds = 20;
+    std::vector<LabRubric> labs;
+    [[nodiscard]] const LabRubric* lab(const std::string& id) const;
+};
+
+class RubricError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads and checks a rubric file. Throws RubricError.
+[[nodiscard]] Rubric load_rubric(const std::string& path);
+
+} // namespace socklab::grade

@@ -1,0 +1,426 @@
+// The grader's own tests: whole grades of made-up submissions (the reference solutions, the
+// skeleton, one lab broken in different ways, edited tests), and every report format checked
+// against what its reader expects. The grades share one work folder, so the instructor's parts
+// are built once and each submission recompiles only its own files.
+#include "model.hpp"
+#include "reports.hpp"
+#include "rubric.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::string_literals;
+
+namespace {
+
+const fs::path kRoot = SOCKLAB_SOURCE_DIR;
+const fs::path kScratch = SOCKLAB_GRADER_SCRATCH;
+
+struct Graded {
+    int exit_code = -1;
+    std::string console;
+    fs::path out;
+    json report;
+};
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << text;
+}
+
+// Runs socklab-grade on a submission (empty: the default, the reference solutions) and reads
+// its JSON report.
+Graded grade(const std::string& name, const fs::path& submission, const std::string& extra = "") {
+    Graded g;
+    g.out = kScratch / "reports" / name;
+    fs::remove_all(g.out);
+    std::string command = std::string(SOCKLAB_GRADE_PROGRAM) + " --work " + (kScratch / "work").string() +
+                          " --out-dir " + g.out.string() + " " + extra;
+    if (!submission.empty()) {
+        command += " --submission " + submission.string();
+    }
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        g.console.append(buffer.data(), n);
+    }
+    const int status = ::pclose(pipe);
+    g.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (fs::exists(g.out / "report.json")) {
+        g.report = json::parse(read_file(g.out / "report.json"));
+    }
+    return g;
+}
+
+// A submission laid out like the solutions: one folder per lab, from solutions/.
+fs::path solutions_copy(const std::string& name) {
+    const fs::path dir = kScratch / "submissions" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy(kRoot / "solutions", dir, fs::copy_options::recursive);
+    return dir;
+}
+
+// A submission laid out like a student's clone of the handout, with the skeletons.
+fs::path handout_copy(const std::string& name) {
+    const fs::path dir = kScratch / "submissions" / name;
+    fs::remove_all(dir);
+    for (const auto& lab : fs::directory_iterator(kRoot / "labs")) {
+        if (fs::is_directory(lab.path() / "src")) {
+            const fs::path to = dir / "labs" / lab.path().filename();
+            fs::create_directories(to);
+            fs::copy(lab.path() / "src", to / "src", fs::copy_options::recursive);
+            fs::copy(lab.path() / "tests", to / "tests", fs::copy_options::recursive);
+            if (fs::is_directory(lab.path() / "scripts")) {
+                fs::copy(lab.path() / "scripts", to / "scripts", fs::copy_options::recursive);
+            }
+        }
+    }
+    return dir;
+}
+
+const json& lab(const json& report, const std::string& id) {
+    for (const auto& l : report.at("labs")) {
+        if (l.at("id") == id) {
+            return l;
+        }
+    }
+    throw std::runtime_error("no lab " + id + " in the report");
+}
+
+std::string failures(const json& l) {
+    std::string out;
+    for (const auto& item : l.at("items")) {
+        if (item.at("status") != "passed") {
+            out += "  " + item.at("name").get<std::string>() + ": " + item.at("reason").get<std::string>() +
+                   "\n";
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+TEST(Grader, TheReferenceSolutionsGetFullMarks) {
+    const Graded g = grade("solutions", "", "--require-full");
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(g.report.at("score"), g.report.at("max_score"));
+    EXPECT_EQ(g.report.at("max_score"), 500);
+    for (const auto& l : g.report.at("labs")) {
+        EXPECT_EQ(l.at("build"), "ok");
+        EXPECT_EQ(l.at("score"), l.at("max_score")) << "lab " << l.at("id") << ":\n" << failures(l);
+    }
+}
+
+TEST(Grader, TheSkeletonGetsZeroAndEachLabSaysWhatToReadFirst) {
+    const Graded g = grade("skeleton", handout_copy("skeleton"));
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(g.report.at("score"), 0);
+    for (const auto& l : g.report.at("labs")) {
+        const std::string first = l.at("read_first");
+        EXPECT_EQ(first.rfind("docs/labs/" + l.at("id").get<std::string>() + "-", 0), 0u)
+            << "lab " << l.at("id") << " reads first: " << first;
+    }
+    const std::string text = read_file(g.out / "report.txt");
+    EXPECT_NE(text.find("docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address"), std::string::npos) << text;
+}
+
+TEST(Grader, OneLabFileFromTheSkeletonCostsOnlyThatLab) {
+    const fs::path sub = solutions_copy("one-skeleton-file");
+    fs::copy_file(kRoot / "labs/04-framing/src/line_framer.cpp", sub / "04-framing/line_framer.cpp",
+                  fs::copy_options::overwrite_existing);
+    const Graded g = grade("one-skeleton-file", sub);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    for (const auto& l : g.report.at("labs")) {
+        if (l.at("id") == "04") {
+            EXPECT_LT(l.at("score").get<double>(), 50.0);
+        } else {
+            EXPECT_EQ(l.at("score"), l.at("max_score")) << "lab " << l.at("id") << ":\n" << failures(l);
+        }
+    }
+}
+
+TEST(Grader, ReplacingOneFunctionByTheSkeletonsDropsOnlyTheChecksThatNeedIt) {
+    // failure_kind.cpp holds one function, classify_failure: every test and check that fails must
+    // fail because of it, and the rest of lab 03 still passes.
+    const fs::path sub = solutions_copy("one-function");
+    fs::copy_file(kRoot / "labs/03-client/src/failure_kind.cpp", sub / "03-client/failure_kind.cpp",
+                  fs::copy_options::overwrite_existing);
+    const Graded g = grade("one-function", sub);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l03 = lab(g.report, "03");
+    int passed = 0;
+    int failed = 0;
+    for (const auto& item : l03.at("items")) {
+        if (item.at("status") == "passed") {
+            ++passed;
+            continue;
+        }
+        ++failed;
+        EXPECT_NE(item.at("output").get<std::string>().find("classify_failure"), std::string::npos)
+            << item.at("name") << " failed for another reason: " << item.at("reason");
+    }
+    EXPECT_GT(failed, 0);
+    EXPECT_GT(passed, failed) << failures(l03);
+    for (const char* other : {"01", "02", "04", "05"}) {
+        EXPECT_EQ(lab(g.report, other).at("score"), lab(g.report, other).at("max_score")) << "lab " << other;
+    }
+}
+
+TEST(Grader, TestsAndScriptsEditedInASubmissionHaveNoEffect) {
+    const fs::path sub = handout_copy("edited-tests");
+    for (const auto& file : fs::directory_iterator(sub / "labs/02-server/tests")) {
+        write_file(file.path(),
+                   "#include <catch2/catch.hpp>\nTEST_CASE(\"always passes\") { CHECK(true); }\n");
+    }
+    for (const auto& file : fs::directory_iterator(sub / "labs/02-server/scripts")) {
+        write_file(file.path(), "# nothing to check\n");
+    }
+    const Graded g = grade("edited-tests", sub);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l02 = lab(g.report, "02");
+    EXPECT_EQ(l02.at("score"), 0);
+    EXPECT_GT(l02.at("items").size(), 40u) << "the instructor's tests were not the ones run";
+}
+
+TEST(Grader, AFileThatDoesNotCompileScoresItsLabZeroWithTheErrorShown) {
+    const fs::path sub = solutions_copy("does-not-compile");
+    write_file(sub / "04-framing/line_framer.cpp",
+               "#include \"socklab/line_framer.hpp\"\nthis is not C++;\n");
+    const Graded g = grade("does-not-compile", sub);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l04 = lab(g.report, "04");
+    EXPECT_EQ(l04.at("build"), "compile error");
+    EXPECT_EQ(l04.at("score"), 0);
+    EXPECT_EQ(l04.at("max_score"), 100);
+    EXPECT_NE(l04.at("build_log").get<std::string>().find("line_framer.cpp:2"), std::string::npos)
+        << l04.at("build_log");
+    // Lab 05 builds on the reference lab 04, so it does not suffer.
+    EXPECT_EQ(lab(g.report, "05").at("score"), 100);
+    EXPECT_NE(read_file(g.out / "report.txt").find("compile error"), std::string::npos);
+}
+
+TEST(Grader, AMissingFileIsReportedAndTheOtherLabsAreGraded) {
+    const fs::path sub = solutions_copy("missing-file");
+    fs::remove(sub / "02-server/tcp_stream.cpp");
+    write_file(sub / "02-server/notes.txt", "my notes\n");
+    const Graded g = grade("missing-file", sub);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l02 = lab(g.report, "02");
+    EXPECT_EQ(l02.at("missing"), json::array({"02-server/tcp_stream.cpp"}));
+    EXPECT_EQ(l02.at("extra"), json::array({"02-server/notes.txt"}));
+    EXPECT_LT(l02.at("score").get<double>(), 100.0);
+    EXPECT_EQ(lab(g.report, "04").at("score"), 100);
+}
+
+// --- the formats, on the reference solutions' grade (graded again: the build is reused) -----
+
+class Formats : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { graded_ = new Graded(grade("formats", "", "--labs 03,04")); }
+    static void TearDownTestSuite() { delete graded_; }
+    static Graded* graded_;
+};
+Graded* Formats::graded_ = nullptr;
+
+TEST_F(Formats, TheJsonReportHasTheModelsFields) {
+    const json& r = graded_->report;
+    for (const char* key : {"format", "student", "submission", "cumulative", "seed", "started", "finished",
+                            "score", "max_score", "labs"}) {
+        EXPECT_TRUE(r.contains(key)) << key;
+    }
+    ASSERT_EQ(r.at("labs").size(), 2u);
+    for (const auto& item : r.at("labs")[0].at("items")) {
+        for (const char* key : {"name", "kind", "group", "status", "score", "max_score", "hidden", "reason",
+                                "output", "docs", "replay"}) {
+            EXPECT_TRUE(item.contains(key)) << key;
+        }
+    }
+}
+
+TEST_F(Formats, TheJunitReportParsesWithATestcasePerTestAndCheck) {
+    pugi::xml_document doc;
+    const auto parsed = doc.load_file((graded_->out / "junit.xml").c_str());
+    ASSERT_TRUE(parsed) << parsed.description();
+    std::size_t cases = 0;
+    for (const auto& suite : doc.child("testsuites").children("testsuite")) {
+        for (const auto& tc : suite.children("testcase")) {
+            ++cases;
+            EXPECT_TRUE(tc.child("properties").find_child_by_attribute("property", "name", "points"));
+        }
+    }
+    std::size_t items = 0;
+    for (const auto& l : graded_->report.at("labs")) {
+        items += l.at("items").size();
+    }
+    EXPECT_EQ(cases, items);
+}
+
+TEST_F(Formats, TheGradescopeResultsHaveTheFieldsGradescopeReads) {
+    const json r = json::parse(read_file(graded_->out / "results.json"));
+    EXPECT_EQ(r.at("score"), graded_->report.at("score"));
+    ASSERT_FALSE(r.at("tests").empty());
+    bool hidden_seen = false;
+    for (const auto& t : r.at("tests")) {
+        EXPECT_TRUE(t.at("name").is_string());
+        EXPECT_TRUE(t.at("score").is_number());
+        EXPECT_TRUE(t.at("max_score").is_number());
+        EXPECT_TRUE(t.at("status") == "passed" || t.at("status") == "failed");
+        EXPECT_TRUE(t.at("output").is_string());
+        EXPECT_TRUE(t.at("visibility") == "visible" || t.at("visibility") == "after_published");
+        hidden_seen = hidden_seen || t.at("visibility") == "after_published";
+    }
+    EXPECT_TRUE(hidden_seen) << "the hidden checks should be after_published";
+}
+
+TEST_F(Formats, TheClassroomResultKeepsPartialCredit) {
+    const json r = json::parse(read_file(graded_->out / "classroom.json"));
+    EXPECT_EQ(r.at("version"), 1);
+    EXPECT_EQ(r.at("status"), "pass");
+    EXPECT_EQ(r.at("max_score"), 200);
+    double total = 0;
+    for (const auto& t : r.at("tests")) {
+        EXPECT_TRUE(t.at("status") == "pass" || t.at("status") == "fail" || t.at("status") == "error");
+        total += t.at("score").get<double>();
+    }
+    EXPECT_NEAR(total, 200, 0.01);
+}
+
+TEST_F(Formats, TheCsvHasAHeaderAndOneRow) {
+    EXPECT_EQ(read_file(graded_->out / "grades.csv"), "student,submission,lab03,lab04,total,max\n"
+                                                      "reference solutions," +
+                                                          (kRoot / "solutions").string() +
+                                                          ",100,100,200,200\n");
+}
+
+// --- reports of hostile bytes ---------------------------------------------------------------
+
+namespace {
+
+socklab::grade::Grade hostile_grade() {
+    socklab::grade::Grade g;
+    g.student = "eve\x01";
+    g.submission = "/tmp/x";
+    socklab::grade::Lab l;
+    l.id = "04";
+    l.title = "t";
+    socklab::grade::Item item;
+    item.name = "a test named ]]> & <b>";
+    item.kind = "test";
+    item.group = "g";
+    item.status = socklab::grade::Status::Failed;
+    item.reason = "got \x00\xff\xfe and \xc3\x28"s;
+    item.output = "\x1b[31mred\x1b[0m \x00 </failure> \xed\xa0\x80"s;
+    l.items.push_back(item);
+    g.labs.push_back(l);
+    return g;
+}
+
+} // namespace
+
+TEST(Reports, JunitStaysValidXmlWhateverBytesTheProgramSent) {
+    pugi::xml_document doc;
+    const std::string xml = socklab::grade::junit_report(hostile_grade());
+    const auto parsed = doc.load_string(xml.c_str());
+    ASSERT_TRUE(parsed) << parsed.description() << "\n" << xml;
+    const auto failure = doc.child("testsuites").child("testsuite").child("testcase").child("failure");
+    EXPECT_NE(std::string(failure.text().get()).find("\\x1b[31mred"), std::string::npos);
+    EXPECT_NE(std::string(failure.attribute("message").value()).find("\\x00\\xff\\xfe"), std::string::npos);
+}
+
+TEST(Reports, JsonReportsStayValidUtf8WhateverBytesTheProgramSent) {
+    for (const std::string& text :
+         {socklab::grade::json_report(hostile_grade()), socklab::grade::gradescope_report(hostile_grade()),
+          socklab::grade::classroom_report(hostile_grade())}) {
+        EXPECT_TRUE(json::accept(text)) << text;
+    }
+}
+
+TEST(Reports, CleanTextKeepsUtf8AndEscapesTheRest) {
+    EXPECT_EQ(socklab::grade::clean_text("caf\xc3\xa9 \x01\t\n\xff"), "caf\xc3\xa9 \\x01\t\n\\xff");
+}
+
+TEST(Reports, CsvQuotesFieldsWithCommasAndQuotes) {
+    socklab::grade::Grade g;
+    g.student = "Doe, \"JD\"";
+    g.submission = "s";
+    EXPECT_EQ(socklab::grade::csv_row(g), "\"Doe, \"\"JD\"\"\",s,0,0\n");
+}
+
+TEST(Grader, AGraderThatStopsEarlyStillLeavesAValidGradescopeFile) {
+    const fs::path out = kScratch / "reports" / "stops-early";
+    fs::remove_all(out);
+    const std::string command = std::string(SOCKLAB_GRADE_PROGRAM) +
+                                " --rubric /no/such/rubric.toml --out-dir " + out.string() +
+                                " --format gradescope > /dev/null 2>&1";
+    const int status = std::system(command.c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 70);
+    const json r = json::parse(read_file(out / "results.json"));
+    EXPECT_EQ(r.at("score"), 0);
+    EXPECT_NE(r.at("output").get<std::string>().find("did not"), std::string::npos);
+}
+
+TEST(Grader, ASymbolicLinkInASubmissionIsNotTaken) {
+    // On a grading machine the reference solutions' path is easy to guess: a link must not work.
+    const fs::path sub = solutions_copy("symlink");
+    fs::remove(sub / "04-framing/line_framer.cpp");
+    fs::create_symlink(kRoot / "solutions/04-framing/line_framer.cpp", sub / "04-framing/line_framer.cpp");
+    const Graded g = grade("symlink", sub, "--labs 04 --no-hidden");
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l04 = lab(g.report, "04");
+    EXPECT_EQ(l04.at("missing"), json::array({"04-framing/line_framer.cpp (a symbolic link: not accepted)"}));
+    EXPECT_LT(l04.at("score").get<double>(), 50.0);
+}
+
+TEST(Grader, ALabTheManifestDoesNotListIsAUsageError) {
+    const Graded g = grade("no-such-lab", "", "--labs 09");
+    EXPECT_EQ(g.exit_code, 64);
+    EXPECT_NE(g.console.find("lab 09"), std::string::npos) << g.console;
+}
+
+TEST(Rubric, AMisspeltKeyIsAnErrorWithItsLine) {
+    const fs::path file = kScratch / "rubrics" / "misspelt.toml";
+    write_file(file,
+               "[[lab]]\nid = \"01\"\ntitle = \"t\"\n  [[lab.group]]\n  name = \"g\"\n  section = \"s\"\n"
+               "  pionts = 5\n");
+    try {
+        (void)socklab::grade::load_rubric(file.string());
+        FAIL() << "no error";
+    } catch (const socklab::grade::RubricError& e) {
+        EXPECT_NE(std::string(e.what()).find("misspelt.toml:7: unknown key 'pionts' in [[lab.group]]"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Rubric, TheProjectsRubricGivesEachLab100Points) {
+    const auto rubric = socklab::grade::load_rubric((kRoot / "grader/rubric.toml").string());
+    ASSERT_EQ(rubric.labs.size(), 5u);
+    for (const auto& l : rubric.labs) {
+        double total = l.visible_scripts + l.hidden_scripts;
+        for (const auto& g : l.groups) {
+            total += g.points;
+        }
+        EXPECT_EQ(total, 100) << "lab " << l.id;
+    }
+}
