@@ -27,7 +27,7 @@ struct CheckResult {
     int points = 0;
     bool hidden = false;
     bool passed = false;
-    double seconds = 0;    // how long its steps took (the set-up counts for the first check)
+    double seconds = 0;  // how long its steps took (the set-up counts for the first check)
     std::string summary; // one line: why it failed
     std::string report;  // the full failure report: expectation, caret, hint, transcript, replay
 };
