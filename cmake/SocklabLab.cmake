@@ -99,7 +99,22 @@ function(socklab_add_lab id folder)
 
   # The lab's tests (given code).
   file(GLOB tests CONFIGURE_DEPENDS ${lab_dir}/tests/*.cpp)
-  if(tests)
+  if(tests AND SOCKLAB_GRADE_DIR)
+    # Grade mode: the tests compiled once, linked twice: labNN_tests with the graded code, and
+    # labNN_tests_list with the reference code, from which the grader takes the tests' names (the
+    # graded code runs only in the other, so it cannot add, hide or rename a test). No
+    # catch_discover_tests: it would run the graded code during the build.
+    set(test_exe lab${id}_tests)
+    add_library(${test_exe}_objects OBJECT ${tests})
+    target_link_libraries(${test_exe}_objects PRIVATE socklab_lab${id} socklab_catch_main)
+    target_compile_definitions(${test_exe}_objects PRIVATE
+      SOCKLAB_LAB_DIR="${lab_dir}" SOCKLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+      SOCKLAB_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    add_executable(${test_exe} $<TARGET_OBJECTS:${test_exe}_objects>)
+    target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main)
+    add_executable(${test_exe}_list $<TARGET_OBJECTS:${test_exe}_objects>)
+    target_link_libraries(${test_exe}_list PRIVATE socklab_lab${id} socklab_catch_main)
+  elseif(tests)
     set(test_exe lab${id}_tests)
     add_executable(${test_exe} ${tests})
     target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main)

@@ -1,5 +1,7 @@
 #include "bounded.hpp"
 
+#include "process.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,6 +63,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     if (pid == 0) {
         ::setpgid(0, 0);
+        script::limit_child_resources(static_cast<int>(bounds.wall.count() / 1000) + 5);
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);

@@ -1,6 +1,7 @@
 #include "grade.hpp"
 
 #include "bounded.hpp"
+#include "process.hpp"
 #include "runner.hpp"
 #include "script.hpp"
 
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -88,6 +90,21 @@ std::string first_errors(const std::string& log) {
     return out;
 }
 
+std::vector<std::string> lines_of(const std::string& text);
+
+// Catch2's console reporter ends a run whose tests all passed with "All tests passed (N
+// assertions in 1 test case)" as its last line: a zero exit status without it is not a pass (the
+// code under test ended the program, or printed the line itself earlier on).
+bool ends_with_catch_summary(const std::string& output) {
+    const auto lines = lines_of(output);
+    static const std::regex summary(R"(^All tests passed \([0-9]+ assertions? in 1 test case\)\s*$)");
+    if (lines.size() >= 2 && lines.back() == "assertions: - none -" &&
+        lines[lines.size() - 2] == "test cases: 1 | 1 passed") {
+        return true; // a test that checks by running to its end, with no assertion
+    }
+    return !lines.empty() && std::regex_match(lines.back(), summary);
+}
+
 // Catch2 v2 reads a test name as a test spec: escape the characters that mean something there.
 std::string catch_spec(const std::string& name) {
     std::string out;
@@ -150,6 +167,26 @@ std::string catch_reason(const std::string& output) {
     return "";
 }
 
+// Kills every process still running a program of bin (one that left its process group with
+// setsid, say, after a fork): /proc/PID/exe names the program even without an exec. Returns how many.
+int kill_leftovers(const fs::path& bin) {
+    int killed = 0;
+    const std::string prefix = fs::weakly_canonical(bin).string() + "/";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string pid = entry.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid()) {
+            continue;
+        }
+        std::error_code link_error;
+        const std::string exe = fs::read_symlink(entry.path() / "exe", link_error).string();
+        if (!link_error && exe.rfind(prefix, 0) == 0) {
+            killed += ::kill(std::stoi(pid), SIGKILL) == 0 ? 1 : 0;
+        }
+    }
+    return killed;
+}
+
 // flock(2) on WORK/.lock for as long as it lives; waits (and says so) while another grader holds it.
 class WorkLock {
 public:
@@ -182,37 +219,72 @@ public:
         : o_(options), rubric_(rubric), root_(fs::absolute(options.root)), work_(fs::absolute(options.work)),
           build_(work_ / "build"), files_(work_ / "files") {}
 
+    // Grades alone: holds the work folder for the whole grade.
     Grade run() {
         // One grader at a time in a work folder: two would rewrite each other's files mid-build.
         const WorkLock lock(work_, o_.progress);
+        Built built = build_phase();
+        return run_phase(built, build_ / "bin");
+    }
+
+    // Grades beside others (a batch): the build, which the work folder holds once, takes turns
+    // under build_mutex; then the programs are copied to run_dir, where the tests and scripts
+    // run while the next submission builds. run_dir is removed at the end.
+    Grade run_shared(std::mutex& build_mutex, const fs::path& run_dir) {
+        Built built;
+        {
+            const std::lock_guard<std::mutex> turn(build_mutex);
+            built = build_phase();
+            fs::remove_all(run_dir);
+            fs::create_directories(run_dir);
+            fs::copy(build_ / "bin", run_dir / "bin", fs::copy_options::recursive);
+        }
+        Grade grade = run_phase(built, run_dir / "bin");
+        fs::remove_all(run_dir);
+        return grade;
+    }
+
+private:
+    struct Built {
         Grade grade;
-        grade.student = o_.student;
-        grade.submission = o_.submission;
-        grade.cumulative = o_.cumulative;
-        grade.seed = o_.seed.value_or(0);
-        grade.started = now_utc();
-        const auto manifest = read_manifest(root_.string());
+        std::vector<ManifestLab> manifest;
         std::vector<Lab> labs;
-        for (const auto& m : manifest) {
+        std::vector<bool> graded; // in --labs
+        std::vector<bool> compiled;
+    };
+
+    // Places the submission's files, configures and builds every graded lab.
+    Built build_phase() {
+        Built b;
+        b.grade.student = o_.student;
+        b.grade.submission = o_.submission;
+        b.grade.cumulative = o_.cumulative;
+        b.grade.seed = o_.seed.value_or(0);
+        b.grade.started = now_utc();
+        b.manifest = read_manifest(root_.string());
+        for (const auto& m : b.manifest) {
             Lab lab;
             lab.id = m.id;
             lab.folder = m.folder;
             const LabRubric* lr = rubric_.lab(m.id);
             lab.title = lr != nullptr ? lr->title : m.folder;
             place_files(m, lab);
-            labs.push_back(std::move(lab));
+            b.labs.push_back(std::move(lab));
         }
         configure();
         build_shared();
         std::set<std::string> uncompiled;
-        for (std::size_t i = 0; i < manifest.size(); ++i) {
-            const auto& m = manifest[i];
-            Lab& lab = labs[i];
-            if (!o_.labs.empty() && std::find(o_.labs.begin(), o_.labs.end(), m.id) == o_.labs.end()) {
+        for (std::size_t i = 0; i < b.manifest.size(); ++i) {
+            const auto& m = b.manifest[i];
+            Lab& lab = b.labs[i];
+            const bool graded =
+                o_.labs.empty() || std::find(o_.labs.begin(), o_.labs.end(), m.id) != o_.labs.end();
+            b.graded.push_back(graded);
+            if (!graded) {
+                b.compiled.push_back(false);
                 continue;
             }
-            const LabRubric* lr = rubric_.lab(m.id);
-            if (lr == nullptr) {
+            if (rubric_.lab(m.id) == nullptr) {
                 throw std::runtime_error("the rubric " + rubric_.path + " has no [[lab]] with id = \"" +
                                          m.id + "\"");
             }
@@ -223,15 +295,49 @@ public:
                     "with --cumulative this lab builds on the student's own labs below it, and lab " +
                     *uncompiled.begin() + " did not compile (see its errors)";
                 uncompiled.insert(m.id);
+                b.compiled.push_back(false);
             } else if (!build_lab(m, lab)) {
                 uncompiled.insert(m.id);
+                b.compiled.push_back(false);
             } else {
-                o_.progress("lab " + m.id + ": running the tests");
-                run_tests(m, *lr, lab);
-                o_.progress("lab " + m.id + ": running the scripts");
-                run_scripts(m, *lr, lab);
+                b.compiled.push_back(true);
             }
-            score(*lr, lab);
+        }
+        return b;
+    }
+
+    // Runs the graded labs' tests and scripts from the programs in bin, and scores them.
+    Grade run_phase(Built& b, const fs::path& bin) {
+        Grade grade = b.grade;
+        // The submission's programs, the tests and the scripts talk over a loopback of their own:
+        // nothing can leave the machine, and nothing clashes with another submission's ports.
+        const std::string why = script::enter_private_network();
+        grade.notes.push_back(why.empty() ? "network: the programs ran in a network namespace of their own "
+                                            "(loopback only)"
+                                          : "network: no namespace of its own could be made (" + why +
+                                                "); the programs shared the machine's network");
+        for (std::size_t i = 0; i < b.manifest.size(); ++i) {
+            if (!b.graded[i]) {
+                continue;
+            }
+            const auto& m = b.manifest[i];
+            Lab& lab = b.labs[i];
+            const LabRubric& lr = *rubric_.lab(m.id);
+            if (b.compiled[i]) {
+                fs::create_directories(bin.parent_path() / "scratch");
+                o_.progress("lab " + m.id + ": running the tests");
+                run_tests(m, lr, lab, bin);
+                o_.progress("lab " + m.id + ": running the scripts");
+                run_scripts(m, lr, lab, bin);
+                const int left = kill_leftovers(bin);
+                if (left > 0) {
+                    grade.notes.push_back(
+                        "lab " + m.id + ": " + std::to_string(left) +
+                        " process(es) of the submission outlived their process group; killed");
+                }
+                fs::remove_all(bin.parent_path() / "scratch");
+            }
+            score(lr, lab);
             grade.labs.push_back(lab);
         }
         for (const auto& lab : grade.labs) {
@@ -242,7 +348,6 @@ public:
         return grade;
     }
 
-private:
     // Takes the lab's student-owned files from the submission (or the skeleton's, reported as
     // missing) into files/, and notes the files beside them that the grader ignores.
     void place_files(const ManifestLab& m, Lab& lab) {
@@ -341,7 +446,8 @@ private:
     }
 
     bool build_lab(const ManifestLab& m, Lab& lab) {
-        std::vector<std::string> args{"--build", build_.string(), "--target", "lab" + m.id + "_tests"};
+        std::vector<std::string> args{"--build", build_.string(), "--target", "lab" + m.id + "_tests",
+                                      "lab" + m.id + "_tests_list"};
         for (const auto& p : programs_of(m)) {
             args.push_back(p);
         }
@@ -354,32 +460,58 @@ private:
         return false;
     }
 
-    void run_tests(const ManifestLab& m, const LabRubric& lr, Lab& lab) {
-        const std::string exe = (build_ / "bin" / ("lab" + m.id + "_tests")).string();
+    void run_tests(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
+        const std::string exe = (bin / ("lab" + m.id + "_tests")).string();
+        // The names and groups come from the copy linked to the reference code (trusted); the
+        // graded copy only runs them.
+        const std::string lister = (bin / ("lab" + m.id + "_tests_list")).string();
         Bounds listing;
         listing.wall = std::chrono::seconds(20);
-        const auto names_run = run_bounded({exe, "--list-test-names-only"}, {}, listing);
+        const auto names_run = run_bounded({lister, "--list-test-names-only"}, {}, listing);
         if (names_run.timed_out || names_run.signal != 0) {
-            // Catch2 v2 exits with the number of tests it listed; a crash or a hang is the submission's
-            // (a static constructor of theirs runs before the listing).
-            lab.build = "test program does not start";
-            lab.build_log = "listing the tests " + names_run.status_text() + ":\n" + names_run.output;
+            throw std::runtime_error("listing the tests of lab " + m.id + " with the reference code " +
+                                     names_run.status_text() + ":\n" + names_run.output);
         }
         const auto names = lines_of(names_run.output);
+        // The graded copy must start at all: code that ends the program before main (a static
+        // constructor, say) makes every test of the lab an error.
+        const auto probe = run_bounded({exe, "--list-test-names-only"}, {}, listing);
+        if (probe.timed_out || probe.signal != 0 || lines_of(probe.output) != names) {
+            lab.build = "test program does not start";
+            lab.build_log = "the lab's test program, built with this code, " + probe.status_text() +
+                            " when asked to list its tests, and did not list them as the reference does:\n" +
+                            probe.output.substr(0, 2000) +
+                            "\n(does the code under test print or end the program before main, in a static "
+                            "constructor say?)";
+            return;
+        }
         // The rubric's group of each test: the docs section it is tagged with.
         std::map<std::string, std::string> group_of;
         for (const auto& g : lr.groups) {
             const auto members =
-                run_bounded({exe, "--list-test-names-only", "[" + g.section + "]"}, {}, listing);
+                run_bounded({lister, "--list-test-names-only", "[" + g.section + "]"}, {}, listing);
             for (const auto& n : lines_of(members.output)) {
                 group_of[n] = g.name;
             }
         }
         std::vector<Item> items(names.size());
         std::atomic<std::size_t> next{0};
+        // A lab whose tests hang one after another must not hold the grader for hours.
+        const auto lab_deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(static_cast<long long>(rubric_.lab_timeout_seconds * 1000));
         const auto work = [&] {
             for (std::size_t i = next++; i < names.size(); i = next++) {
-                items[i] = run_test(m, exe, names[i]);
+                if (std::chrono::steady_clock::now() >= lab_deadline) {
+                    items[i].name = names[i];
+                    items[i].kind = "test";
+                    items[i].status = Status::Error;
+                    items[i].reason = "not run: the lab's time budget (" +
+                                      std::to_string(static_cast<int>(rubric_.lab_timeout_seconds)) +
+                                      " s) ran out, as earlier tests hung";
+                } else {
+                    items[i] = run_test(m, exe, names[i], bin);
+                }
                 const auto g = group_of.find(names[i]);
                 items[i].group = g != group_of.end() ? g->second : kNoGroup;
             }
@@ -395,14 +527,17 @@ private:
         }
     }
 
-    Item run_test(const ManifestLab& m, const std::string& exe, const std::string& name) {
+    Item run_test(const ManifestLab& m, const std::string& exe, const std::string& name,
+                  const fs::path& bin) {
         Item item;
         item.name = name;
         item.kind = "test";
         Bounds bounds;
         bounds.wall = std::chrono::milliseconds(static_cast<long long>(rubric_.test_timeout_seconds * 1000));
         bounds.max_output = std::size_t{64} * 1024;
-        const auto run = run_bounded({exe, catch_spec(name)}, {"SOCKLAB_UNDER_CTEST=1"}, bounds);
+        bounds.cwd = (bin.parent_path() / "scratch").string(); // what a test writes lands there
+        const auto run = run_bounded({exe, catch_spec(name)},
+                                     {"SOCKLAB_UNDER_CTEST=1", "SOCKLAB_BIN_DIR=" + bin.string()}, bounds);
         item.seconds = run.seconds;
         item.output = run.output;
         if (run.dropped > 0) {
@@ -411,8 +546,14 @@ private:
         item.replay = "ctest --test-dir build -R '^lab" + m.id + "/" +
                       std::regex_replace(name, std::regex(R"([.^$|()*+?{}\[\]\\])"), R"(\$&)") +
                       "$' --output-on-failure";
-        if (run.exit_code == 0) {
+        if (run.exit_code == 0 && ends_with_catch_summary(run.output)) {
             item.status = Status::Passed;
+        } else if (run.exit_code == 0) {
+            // Catch2 ends every run with its summary: without it, something ended the program
+            // early with a zero status (exit(0) in the code under test, say), or no test matched.
+            item.status = Status::Error;
+            item.reason =
+                "the test program exited 0 without Catch2's summary: the code under test ended it early";
         } else if (run.exit_code == 77) {
             item.status = Status::Skipped;
             item.reason = "skipped: this machine cannot run it";
@@ -430,7 +571,7 @@ private:
         return item;
     }
 
-    void run_scripts(const ManifestLab& m, const LabRubric& lr, Lab& lab) {
+    void run_scripts(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
         std::vector<std::pair<fs::path, bool>> scripts; // path, hidden
         const auto add = [&](const fs::path& folder, bool hidden) {
             if (!fs::is_directory(folder)) {
@@ -455,7 +596,7 @@ private:
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());
             script::RunOptions options;
-            options.bin_dir = (build_ / "bin").string();
+            options.bin_dir = bin.string();
             options.seed = o_.seed;
             const std::string relative = fs::relative(path, root_).string();
             options.replay = {"build/bin/socklab-script", relative};
@@ -632,6 +773,64 @@ std::vector<ManifestLab> read_manifest(const std::string& root) {
 
 Grade grade(const GradeOptions& options, const Rubric& rubric) {
     return Grader(options, rubric).run();
+}
+
+std::vector<std::string> batch_students(const std::string& folder) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+        if (entry.is_directory() && !entry.is_symlink() && entry.path().filename().string()[0] != '.') {
+            names.push_back(entry.path().filename().string());
+        }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::vector<Grade> grade_batch(const GradeOptions& base, const Rubric& rubric, const BatchOptions& batch) {
+    const auto names = batch_students(batch.folder);
+    const fs::path work = fs::absolute(base.work);
+    const WorkLock lock(work, base.progress);
+    std::vector<Grade> grades(names.size());
+    std::mutex build_mutex;
+    std::mutex report_mutex;
+    std::atomic<std::size_t> next{0};
+    std::size_t done = 0;
+    std::exception_ptr grader_failure;
+    const auto worker = [&] {
+        for (std::size_t i = next++; i < names.size(); i = next++) {
+            std::optional<Grade> kept = batch.done_before ? batch.done_before(names[i]) : std::nullopt;
+            if (!kept) {
+                GradeOptions options = base;
+                options.submission = (fs::absolute(batch.folder) / names[i]).lexically_normal().string();
+                options.student = names[i];
+                try {
+                    kept = Grader(options, rubric).run_shared(build_mutex, work / "runs" / names[i]);
+                } catch (const std::exception&) {
+                    // The instructor's tree failed, not the submission: stop, keep what is done.
+                    const std::lock_guard<std::mutex> guard(report_mutex);
+                    grader_failure = std::current_exception();
+                    next = names.size();
+                    return;
+                }
+            }
+            const std::lock_guard<std::mutex> guard(report_mutex);
+            grades[i] = std::move(*kept);
+            ++done;
+            if (batch.finished) {
+                batch.finished(grades[i], done, names.size());
+            }
+        }
+    };
+    {
+        std::vector<std::jthread> workers;
+        for (int j = 0; j < std::max(1, batch.jobs); ++j) {
+            workers.emplace_back(worker);
+        }
+    }
+    if (grader_failure) {
+        std::rethrow_exception(grader_failure);
+    }
+    return grades;
 }
 
 } // namespace socklab::grade

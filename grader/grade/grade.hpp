@@ -39,4 +39,22 @@ struct ManifestLab {
 // instructor's tree does not build, say); a submission's failures are in the Grade.
 [[nodiscard]] Grade grade(const GradeOptions& options, const Rubric& rubric);
 
+// A class: every subfolder of a batch folder is one student's submission, named after it.
+struct BatchOptions {
+    std::string folder;
+    int jobs = 2; // submissions graded at once (their builds take turns; their tests overlap)
+    // A grade kept from an earlier, interrupted run (nothing: grade it).
+    std::function<std::optional<Grade>(const std::string& student)> done_before;
+    // Called, one at a time, as each submission's grade is ready (in completion order).
+    std::function<void(const Grade& grade, std::size_t done, std::size_t total)> finished;
+};
+
+// The names of the submissions in a batch folder, sorted.
+[[nodiscard]] std::vector<std::string> batch_students(const std::string& folder);
+
+// Grades every submission of a batch; base gives everything but the submission and the student.
+// Returns the grades in the order of batch_students().
+[[nodiscard]] std::vector<Grade> grade_batch(const GradeOptions& base, const Rubric& rubric,
+                                             const BatchOptions& batch);
+
 } // namespace socklab::grade

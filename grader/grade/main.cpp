@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -53,6 +56,62 @@ std::string options_submission_name(const std::string& folder) {
     return path;
 }
 
+// --batch: one folder of reports per student in out_dir, and out_dir/grades.csv, rewritten as each
+// grade is ready. A student whose report.json is already there is not graded again (so a batch
+// that was interrupted goes on where it stopped); remove that folder to grade them again.
+int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubric& rubric,
+                const std::string& folder, int jobs, const std::string& out_dir,
+                const std::vector<std::string>& formats, bool require_full) {
+    namespace g = socklab::grade;
+    options.jobs = 1; // the submissions run side by side; each runs its tests one at a time
+    std::vector<g::Grade> ready;
+    const auto started = std::chrono::steady_clock::now();
+    g::BatchOptions batch;
+    batch.folder = folder;
+    batch.jobs = jobs;
+    batch.done_before = [&](const std::string& student) -> std::optional<g::Grade> {
+        const fs::path report = fs::path(out_dir) / student / "report.json";
+        std::ifstream in(report);
+        if (!in) {
+            return std::nullopt;
+        }
+        try {
+            return g::grade_from_json(nlohmann::json::parse(in));
+        } catch (const std::exception&) {
+            return std::nullopt; // unreadable: grade again
+        }
+    };
+    batch.finished = [&](const g::Grade& grade, std::size_t done, std::size_t total) {
+        const fs::path dir = fs::path(out_dir) / grade.student;
+        if (!fs::exists(dir / "report.json")) {
+            for (const auto& f : formats) {
+                if (f != "json" && f != "csv") {
+                    g::write_atomically((dir / kFileNames.at(f)).string(), render(f, grade, false));
+                }
+            }
+            g::write_atomically((dir / "report.json").string(), g::json_report(grade)); // last: marks it done
+        }
+        ready.push_back(grade);
+        std::sort(ready.begin(), ready.end(),
+                  [](const auto& a, const auto& b) { return a.student < b.student; });
+        std::string csv = g::csv_header(ready.front());
+        for (const auto& r : ready) {
+            csv += g::csv_row(r);
+        }
+        g::write_atomically((fs::path(out_dir) / "grades.csv").string(), csv);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::cerr << "[" << done << "/" << total << "] " << grade.student << ": " << grade.score << " / "
+                  << grade.max_score << "   (" << static_cast<int>(seconds) << " s so far)\n";
+    };
+    const auto grades = g::grade_batch(options, rubric, batch);
+    std::cout << "graded " << grades.size() << " submissions into " << out_dir
+              << " (gradebook: " << (fs::path(out_dir) / "grades.csv").string() << ")\n";
+    const bool all_full = std::all_of(grades.begin(), grades.end(),
+                                      [](const g::Grade& x) { return x.score >= x.max_score - 0.005; });
+    return require_full && !all_full ? 1 : 0;
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) try {
@@ -90,12 +149,22 @@ int main(int argc, char* argv[]) try {
     app.add_option("--root", root, "the instructor's tree (default: the one this grader was built from)");
     app.add_option("--work", work, "the work folder, whose build is reused (default: ROOT/build-grade)");
     app.add_option("--rubric", rubric_path, "the rubric (default: ROOT/grader/rubric.toml)");
-    app.add_option("--jobs", jobs, "test cases run at once")->check(CLI::Range(1, 64));
+    std::string batch;
+    app.add_option("--batch", batch,
+                   "grade every subfolder of this folder, one student each (needs --out-dir)");
+    app.add_option("--jobs", jobs, "with --batch: submissions graded at once; else: test cases run at once")
+        ->check(CLI::Range(1, 64));
     app.add_flag("--require-full", require_full, "exit 1 unless every point is earned (for CI)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 64;
+    }
+    if (!batch.empty() && (out_dir.empty() || !out.empty() || !submission.empty())) {
+        std::cerr
+            << "socklab-grade: --batch DIR writes into --out-dir DIR (one folder per student), and takes no "
+               "--out or --submission\n";
+        return 64;
     }
     if (!out.empty() && !out_dir.empty()) {
         std::cerr << "socklab-grade: give --out FILE or --out-dir DIR, not both\n";
@@ -146,10 +215,14 @@ int main(int argc, char* argv[]) try {
         return !out.empty() ? out : (fs::path(out_dir) / kFileNames.at(format)).string();
     };
     for (const auto& f : formats) {
-        if (f == "gradescope" && !to_terminal) {
+        if (f == "gradescope" && !to_terminal && batch.empty()) {
             socklab::grade::write_atomically(
                 destination(f), socklab::grade::gradescope_fallback("it did not get to write results"));
         }
+    }
+    if (!batch.empty() && !fs::is_directory(batch)) {
+        std::cerr << "socklab-grade: the batch " << batch << " is not a folder\n";
+        return 66;
     }
     if (!fs::is_directory(options.submission)) {
         std::cerr << "socklab-grade: the submission " << options.submission << " is not a folder\n";
@@ -173,6 +246,9 @@ int main(int argc, char* argv[]) try {
     };
     const auto rubric =
         socklab::grade::load_rubric(rubric_path.empty() ? root + "/grader/rubric.toml" : rubric_path);
+    if (!batch.empty()) {
+        return grade_class(options, rubric, batch, jobs, out_dir, formats, require_full);
+    }
     const auto grade = socklab::grade::grade(options, rubric);
     // Colour goes to stdout when it is a terminal (or --color always), never into a file.
     const bool colour_on = colour == "always" || (colour == "auto" && ::isatty(STDOUT_FILENO) != 0);

@@ -116,7 +116,9 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
             out << "  ignored: " << clean_text(e) << " (not a file of the lab's manifest)\n";
         }
         if (lab.build != "ok") {
-            out << "  " << paint("31", lab.build) << ": every test and check of this lab scores 0\n";
+            out << "  " << paint("31", lab.build)
+                << (lab.build == "compile error" ? ": every test and check of this lab scores 0\n"
+                                                 : ": every test of this lab scores 0 (its scripts ran)\n");
             out << indented_tail(clean_text(lab.build_log), 30, "  | ");
         }
     }

@@ -78,10 +78,14 @@ Rubric load_rubric(const std::string& path) {
     rubric.path = path;
     check_keys(path, root, {"grader", "lab"}, "the top level");
     if (const auto* grader = root["grader"].as_table()) {
-        check_keys(path, *grader, {"test_timeout_seconds"}, "[grader]");
+        check_keys(path, *grader, {"test_timeout_seconds", "lab_timeout_seconds"}, "[grader]");
         rubric.test_timeout_seconds = points_of(path, *grader, "test_timeout_seconds");
         if (rubric.test_timeout_seconds <= 0) {
             rubric.test_timeout_seconds = 20;
+        }
+        rubric.lab_timeout_seconds = points_of(path, *grader, "lab_timeout_seconds");
+        if (rubric.lab_timeout_seconds <= 0) {
+            rubric.lab_timeout_seconds = 300;
         }
     }
     const auto* labs = root["lab"].as_array();

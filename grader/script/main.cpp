@@ -10,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 namespace {
 
@@ -62,7 +63,7 @@ int main(int argc, char* argv[]) try {
             }
             options.attach[a.substr(0, eq)] = std::stoi(a.substr(eq + 1));
         } catch (const std::exception&) {
-            std::cerr << "socklab-script: --attach wants NAME=PORT, as in --attach server=40123; got '" << a
+            std::cerr << "socklab-script: --attach wants NAME=PORT, as in --attach srv=40123; got '" << a
                       << "'\n";
             return 2;
         }
@@ -70,7 +71,9 @@ int main(int argc, char* argv[]) try {
     options.replay = {absolute(argv[0]), "--bin", options.bin_dir};
     if (time_scale != 1.0) {
         options.replay.emplace_back("--time-scale");
-        options.replay.push_back(std::to_string(time_scale));
+        std::ostringstream scale;
+        scale << time_scale;
+        options.replay.push_back(scale.str());
     }
     options.replay.push_back(absolute(script_path));
     if (stable) {

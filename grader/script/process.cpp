@@ -1,7 +1,12 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +15,40 @@
 #include <cstring>
 
 namespace socklab::script {
+
+void limit_child_resources(int cpu_seconds) {
+    const auto set = [](int resource, rlim_t value) {
+        rlimit limit{value, value};
+        rlimit current{};
+        if (::getrlimit(resource, &current) == 0 && current.rlim_max != RLIM_INFINITY &&
+            current.rlim_max < value) {
+            limit = current; // never above what we were given
+        }
+        ::setrlimit(resource, &limit);
+    };
+    set(RLIMIT_CORE, 0);
+    set(RLIMIT_AS, rlim_t{4} << 30);
+    set(RLIMIT_FSIZE, rlim_t{256} << 20);
+    rlimit cpu{static_cast<rlim_t>(cpu_seconds), static_cast<rlim_t>(cpu_seconds) + 2};
+    ::setrlimit(RLIMIT_CPU, &cpu);
+}
+
+std::string enter_private_network() {
+    if (::unshare(CLONE_NEWNET) != 0) {
+        return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+    }
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    const bool up = fd >= 0 && ::ioctl(fd, SIOCGIFFLAGS, &request) == 0 &&
+                    (request.ifr_flags |= IFF_UP, ::ioctl(fd, SIOCSIFFLAGS, &request) == 0);
+    const int error = errno;
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    return up ? "" : std::string("bringing up loopback in the new namespace: ") + std::strerror(error);
+}
+
 namespace {
 
 void close_fd(int& fd) {
@@ -63,6 +102,7 @@ bool Process::start(std::string& error) {
     pid_ = ::fork();
     if (pid_ == 0) {
         ::setpgid(0, 0);
+        limit_child_resources(120);
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);

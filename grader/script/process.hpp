@@ -9,6 +9,17 @@
 
 namespace socklab::script {
 
+// Resource limits for a program under test, set in the child between fork and exec: no core
+// files, at most 4 GiB of address space, 256 MiB per file written, and cpu_seconds of CPU time
+// (SIGXCPU, then SIGKILL). A memory hog gets ENOMEM, a disk filler SIGXFSZ, a spinning loop its
+// CPU limit, each as its own failure instead of the machine's trouble.
+void limit_child_resources(int cpu_seconds);
+
+// Puts the calling thread, and every process and thread it starts from now on, in a network
+// namespace of its own whose only interface is loopback (brought up here). Returns "" on success,
+// or why it could not be done (not root and no user namespaces, say): the caller says so.
+[[nodiscard]] std::string enter_private_network();
+
 class Process {
 public:
     Process(std::string name, std::vector<std::string> argv);

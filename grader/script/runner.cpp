@@ -19,9 +19,11 @@
 #include <cstring>
 #include <functional>
 #include <iomanip>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 
 namespace socklab::script {
@@ -59,7 +61,8 @@ struct Channel {
     std::string received;
     std::size_t consumed = 0;
     bool eof = false;
-    int error = 0; // errno of a failed read (ECONNRESET for a reset)
+    bool closed_after_failure = false; // closed by the runner when the check that opened it failed
+    int error = 0;                     // errno of a failed read (ECONNRESET for a reset)
     Process* program = nullptr;
 
     [[nodiscard]] std::string_view pending() const { return std::string_view(received).substr(consumed); }
@@ -79,7 +82,29 @@ class Runner {
 public:
     Runner(const Script& script, const RunOptions& options, std::ostream& out)
         : script_(script), options_(options), out_(out), start_(Clock::now()),
-          seed_(options.seed.value_or(script.seed)), random_(seed_) {}
+          seed_(options.seed.value_or(script.seed)), random_(seed_) {
+        // --attach must name a server of this script: a misspelt name would quietly start the
+        // script's own server, and the student would think theirs passed.
+        std::string servers;
+        for (const auto& step : script.steps) {
+            if (step.op == "server") {
+                servers += servers.empty() ? "" : ", ";
+                servers += step.subject;
+            }
+        }
+        for (const auto& entry : options.attach) {
+            const std::string& name = entry.first;
+            const bool known = std::any_of(script.steps.begin(), script.steps.end(), [&name](const Step& s) {
+                return s.op == "server" && s.subject == name;
+            });
+            if (!known) {
+                std::string message = "--attach " + name + "=" + std::to_string(entry.second) + ": ";
+                message += script.path + " has no server named '" + name + "'";
+                message += servers.empty() ? " (it starts none)" : " (its servers: " + servers + ")";
+                throw ScriptError(message);
+            }
+        }
+    }
 
     ~Runner() {
         for (auto& [name, program] : programs_) {
@@ -109,19 +134,24 @@ public:
             setup_failure = execute(script_.steps[i]);
             setup_failed_at = i;
         }
+        setup_events_ = events_.size();
         auto check_start = start_;
         for (const Check& check : script_.checks) {
             CheckResult cr;
             cr.name = check.name;
             cr.points = check.points;
             cr.hidden = check.hidden;
+            check_events_ = events_.size();
+            log("script", "  ", "-- check \"" + check.name + "\" --");
             std::optional<Failure> failure = setup_failure;
             std::size_t failed_at = setup_failed_at;
+            skipped_steps_ = 0;
+            const std::set<std::string> before = channel_names();
             for (std::size_t i = check.first; i < check.end && !failure; ++i) {
                 failure = execute(script_.steps[i]);
                 failed_at = i;
             }
-            cr.passed = !failure.has_value();
+            cr.passed = !failure.has_value() && skipped_steps_ == 0;
             if (failure) {
                 settle();
             }
@@ -136,6 +166,11 @@ public:
                 cr.summary = failure->summary;
                 cr.report = report(check, script_.steps[failed_at], *failure, setup_failure.has_value());
                 out_ << cr.report;
+                clean_up_after_failure(before);
+            } else if (skipped_steps_ > 0) {
+                cr.summary = "not checked: " + std::to_string(skipped_steps_) +
+                             " step(s) were about the server you started yourself";
+                out_ << "SKIP  " << check.name << points_text(check.points) << ": " << cr.summary << "\n";
             } else {
                 out_ << "PASS  " << check.name << points_text(check.points) << "\n";
             }
@@ -147,13 +182,41 @@ public:
             all += c.points;
             got += c.passed ? c.points : 0;
         }
-        out_ << (result.passed() ? "passed" : "FAILED") << ": " << got << " of " << all << " points\n";
+        out_ << (result.passed() ? "passed" : "FAILED") << ": " << got << " of " << all
+             << (all == 1 ? " point\n" : " points\n");
         return result;
     }
 
 private:
     static std::string points_text(int points) {
         return " (" + std::to_string(points) + (points == 1 ? " point)" : " points)");
+    }
+
+    std::set<std::string> channel_names() const {
+        std::set<std::string> names;
+        for (const auto& [name, channel] : channels_) {
+            names.insert(name);
+        }
+        return names;
+    }
+
+    // After a failed check, what it left must not be blamed on the next one: bytes not yet read
+    // are dropped (and said to be), and the connections it opened are closed.
+    void clean_up_after_failure(const std::set<std::string>& before) {
+        for (auto& [name, c] : channels_) {
+            if (!c->pending().empty()) {
+                log(name, "  ",
+                    std::to_string(c->pending().size()) + " unread byte(s) dropped: the check failed");
+                c->consumed = c->received.size();
+            }
+            if (c->is_socket && before.count(name) == 0 && c->read_fd >= 0) {
+                ::close(c->read_fd);
+                c->read_fd = c->write_fd = -1;
+                c->eof = true;
+                c->closed_after_failure = true;
+                log(name, "->", "closed: it was opened by the check that failed");
+            }
+        }
     }
 
     double now_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - start_).count(); }
@@ -169,6 +232,18 @@ private:
     }
 
     std::string ms_text(Duration d) const { return std::to_string(d.count()) + "ms"; }
+
+    // A step's deadline as waited, with the scale when there is one: "2000ms", "40000ms (2000ms x 20)".
+    std::string deadline_text(const Step& step) const {
+        const auto base = step.within.value_or(script_.timeout);
+        if (options_.time_scale == 1.0) {
+            return ms_text(base);
+        }
+        const auto scaled = static_cast<long long>(static_cast<double>(base.count()) * options_.time_scale);
+        std::ostringstream scale;
+        scale << options_.time_scale;
+        return std::to_string(scaled) + "ms (" + ms_text(base) + " x " + scale.str() + ")";
+    }
 
     // --- waiting ---------------------------------------------------------------------------
 
@@ -310,6 +385,11 @@ private:
 
     Failure ended_failure(const Channel& c, const std::string& what) {
         Failure f;
+        if (c.closed_after_failure) {
+            return Failure{c.name +
+                               " was closed when the check that opened it failed; nothing more can arrive",
+                           "", "fix the earlier failure first"};
+        }
         const std::string got = c.pending().empty() ? "" : " after " + quote_bytes(c.pending());
         if (c.error == ECONNRESET) {
             f.summary = c.name + ": the connection was reset" + got + " while waiting for " + what;
@@ -410,6 +490,7 @@ private:
             if (found == channels_.end()) {
                 // An attached server has no stdin or stdout here: the user runs it.
                 log(step.subject, "  ", "skipped (you started it yourself): " + step.text);
+                ++skipped_steps_;
                 return std::nullopt;
             }
             Channel& c = *found->second;
@@ -457,7 +538,9 @@ private:
         if (is_server && attached != options_.attach.end()) {
             auto program = std::make_unique<Process>(step.subject, argv);
             program->attach(attached->second);
-            log(step.subject, "  ", "attached: you started it on port " + std::to_string(attached->second));
+            log(step.subject, "  ",
+                "attached: you started it on port " + std::to_string(attached->second) +
+                    " (the script would start: " + join(argv) + ")");
             last_server_ = step.subject;
             programs_[step.subject] = std::move(program);
             return std::nullopt;
@@ -503,7 +586,7 @@ private:
             if (Clock::now() >= until) {
                 return Failure{
                     step.subject + " printed no `listening on 127.0.0.1:PORT` line within " +
-                        ms_text(step.within.value_or(script_.timeout)),
+                        deadline_text(step),
                     c->pending().empty() ? "" : "    its stdout so far: " + quote_bytes(c->pending()) + "\n",
                     "did the server print `listening on 127.0.0.1:PORT` as its first line and flush "
                     "stdout at once (std::endl or std::fflush)? Text that waits in stdout's buffer "
@@ -635,7 +718,10 @@ private:
     // Writes all of bytes, reading every channel meanwhile so that a peer that echoes never blocks.
     std::optional<Failure> write_all(Channel& c, std::string_view bytes, Clock::time_point until) {
         if (c.write_fd < 0) {
-            return Failure{c.name + ": cannot send: this side is already closed", "", "fix the script"};
+            return Failure{c.name + (c.closed_after_failure
+                                         ? ": cannot send: it was closed when the check that opened it failed"
+                                         : ": cannot send: this side is already closed"),
+                           "", c.closed_after_failure ? "fix the earlier failure first" : "fix the script"};
         }
         std::size_t done = 0;
         while (done < bytes.size()) {
@@ -662,6 +748,18 @@ private:
             }
             const int error = errno;
             log(c.name, "->", quote_bytes(bytes.substr(0, done)) + " then " + errno_text(error));
+            if (!c.is_socket && c.program != nullptr) {
+                // A program's stdin breaks when the program is gone: say that, not "broken pipe".
+                const auto grace = Clock::now() + std::chrono::milliseconds(200);
+                while (!c.program->exited() && Clock::now() < grace) {
+                    pump(grace);
+                }
+                if (c.program->exited()) {
+                    c.program->acknowledge_exit();
+                    return Failure{c.name + " " + c.program->status_text() + " before it read its input", "",
+                                   "the program stopped early: read its stderr below"};
+                }
+            }
             return Failure{
                 c.name + ": send failed after " + std::to_string(done) + " bytes: " + errno_text(error), "",
                 error == ECONNRESET || error == EPIPE
@@ -698,7 +796,7 @@ private:
 
     std::optional<Failure> expect(Channel& c, const Step& step) {
         const auto until = deadline(step);
-        const std::string within = " within " + ms_text(step.within.value_or(script_.timeout));
+        const std::string within = " within " + deadline_text(step);
         if (step.op == "expect-line" || step.op == "expect-regex") {
             const auto has_line = [&c] { return c.pending().find('\n') != std::string_view::npos; };
             const std::string what = step.op == "expect-line" ? "the line " + quote_bytes(step.data + "\n")
@@ -742,8 +840,11 @@ private:
                                  std::to_string(n) + " expected bytes arrived" + within;
                     f->details = caret_picture(step.data, c.pending(), "    ");
                     f->hint =
-                        "the rest never came: did the program stop echoing, or drop the last bytes of a "
-                        "read?";
+                        c.pending().empty()
+                            ? "nothing arrived: did the program answer at all (see its stderr), or wait for "
+                              "more bytes than were sent?"
+                            : "the rest never came: did the program stop sending, or drop the last bytes "
+                              "of a read?";
                 } else if (c.pending().size() < n) {
                     f->details = caret_picture(step.data, c.pending(), "    ");
                 }
@@ -790,6 +891,11 @@ private:
             return std::nullopt;
         }
         if (step.op == "expect-silence") {
+            if (!c.pending().empty()) {
+                return Failure{c.name + ": expected silence, but " + quote_bytes(c.pending()) +
+                                   " had already arrived",
+                               "", "the program sent more than the script expected before this point"};
+            }
             const std::size_t before = c.received.size();
             const auto until_quiet = Clock::now() + step.duration;
             const bool ended_before = c.ended(); // an end already seen (by expect-eof) is not news
@@ -836,6 +942,12 @@ private:
     std::optional<Failure> program_step(Process& p, const Step& step) {
         if (p.attached()) {
             log(p.name(), "  ", "skipped (you started it yourself): " + step.text);
+            ++skipped_steps_;
+            if (step.op == "signal") {
+                // The script goes on at once: the student sends it, now.
+                std::cerr << "socklab-script: line " << step.line << ": send SIG" << step.data
+                          << " to the server you started, now (kill -" << step.data << " PID)" << std::endl;
+            }
             return std::nullopt;
         }
         if (step.op == "signal") {
@@ -844,7 +956,7 @@ private:
             return std::nullopt;
         }
         const auto until = deadline(step);
-        const std::string within = " within " + ms_text(step.within.value_or(script_.timeout));
+        const std::string within = " within " + deadline_text(step);
         if (step.op == "expect-stderr") {
             const std::string pattern = substitute(step.data);
             std::regex re(pattern);
@@ -912,19 +1024,26 @@ private:
             r << "read: " << check.docs << "\n";
         }
         r << "transcript (ms since the script started; -> sent by the script, <- received):\n";
-        constexpr std::size_t kShown = 60;
-        const std::size_t skip = events_.size() > kShown ? events_.size() - kShown : 0;
-        if (skip > 0) {
-            r << "  (" << skip << " earlier events not shown)\n";
-        }
-        for (std::size_t i = skip; i < events_.size(); ++i) {
-            const Event& e = events_[i];
-            if (!options_.stable) {
-                r << "  " << std::setw(9) << std::fixed << std::setprecision(1) << e.ms;
+        // The set-up, then this check's own events: earlier checks have their own reports.
+        const auto show = [&](std::size_t from, std::size_t to, std::size_t most) {
+            if (to - from > most) {
+                r << "  (" << (to - from - most) << " events not shown)\n";
+                from = to - most;
             }
-            r << "  " << std::left << std::setw(8) << e.who << std::right << " " << e.arrow << " "
-              << stable_text(e.text) << "\n";
+            for (std::size_t i = from; i < to; ++i) {
+                const Event& e = events_[i];
+                if (!options_.stable) {
+                    r << "  " << std::setw(9) << std::fixed << std::setprecision(1) << e.ms;
+                }
+                r << "  " << std::left << std::setw(8) << e.who << std::right << " " << e.arrow << " "
+                  << stable_text(e.text) << "\n";
+            }
+        };
+        show(0, std::min(setup_events_, events_.size()), 40);
+        if (check_events_ > setup_events_ && check_events_ - setup_events_ > 1) {
+            r << "  (the events of the checks before this one are in their own reports)\n";
         }
+        show(std::max(check_events_, std::min(setup_events_, events_.size())), events_.size(), 80);
         for (const auto& [name, p] : programs_) {
             if (p->attached()) {
                 continue;
@@ -966,13 +1085,17 @@ private:
             cmd += options_.replay[i] + " ";
         }
         cmd += "--seed " + std::to_string(seed_) + " " + options_.replay.back();
+        for (const auto& [name, port] : options_.attach) {
+            cmd += " --attach " + name + "=" + std::to_string(port);
+        }
         std::string out = "replay: " + cmd + "\n";
         for (const auto& [name, p] : programs_) {
             // refpeer plays a part in the script; the program under test is the one to attach.
             if (p->port() > 0 && !p->attached() && p->command().find("/refpeer") == std::string::npos) {
                 out += "replay against a " + name + " you start yourself (say under gdb --args ";
                 out += p->command() + "): " + cmd;
-                out += " --attach " + name + "=PORT\n";
+                out += std::string(options_.time_scale == 1.0 ? " --time-scale 20" : "") + " --attach " +
+                       name + "=PORT\n";
             }
         }
         return options_.stable ? std::regex_replace(out, std::regex("--seed [0-9]+"), "--seed SEED") : out;
@@ -989,6 +1112,9 @@ private:
     std::map<std::string, Listener> listeners_;
     std::string last_server_;
     std::vector<Event> events_;
+    std::size_t setup_events_ = 0; // events of the set-up: [0, setup_events_)
+    std::size_t check_events_ = 0; // where the current check's events begin
+    int skipped_steps_ = 0;        // steps of the current check about an attached server
 };
 
 } // namespace

@@ -9,13 +9,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
+#include <toml++/toml.h>
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -424,3 +427,179 @@ TEST(Rubric, TheProjectsRubricGivesEachLab100Points) {
         EXPECT_EQ(total, 100) << "lab " << l.id;
     }
 }
+
+// --- a class at once ------------------------------------------------------------------------
+
+namespace {
+
+// Three students: alice hands in the reference lab 04, bob the skeleton, carol a lab 04 that does
+// not compile.
+fs::path make_class() {
+    const fs::path dir = kScratch / "class";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy(solutions_copy("alice"), dir / "alice", fs::copy_options::recursive);
+    fs::copy(handout_copy("bob"), dir / "bob", fs::copy_options::recursive);
+    fs::copy(solutions_copy("carol"), dir / "carol", fs::copy_options::recursive);
+    write_file(dir / "carol/04-framing/line_framer.cpp", "not C++\n");
+    return dir;
+}
+
+Graded grade_class(const std::string& name, const fs::path& batch, bool fresh) {
+    Graded g;
+    g.out = kScratch / "reports" / name;
+    if (fresh) {
+        fs::remove_all(g.out);
+    }
+    const std::string command = std::string(SOCKLAB_GRADE_PROGRAM) + " --work " +
+                                (kScratch / "work").string() + " --batch " + batch.string() +
+                                " --jobs 2 --labs 04 --out-dir " + g.out.string() + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        g.console.append(buffer.data(), n);
+    }
+    const int status = ::pclose(pipe);
+    g.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return g;
+}
+
+} // namespace
+
+TEST(Batch, AClassGetsOneRowPerStudentAndAReportEach) {
+    const fs::path batch = make_class();
+    const Graded g = grade_class("class", batch, true);
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(read_file(g.out / "grades.csv"), "student,submission,lab04,total,max\n"
+                                               "alice," +
+                                                   (batch / "alice").string() +
+                                                   ",100,100,100\n"
+                                                   "bob," +
+                                                   (batch / "bob").string() +
+                                                   ",0,0,100\n"
+                                                   "carol," +
+                                                   (batch / "carol").string() + ",0,0,100\n");
+    for (const char* student : {"alice", "bob", "carol"}) {
+        for (const char* file :
+             {"report.json", "report.txt", "junit.xml", "results.json", "classroom.json"}) {
+            EXPECT_TRUE(fs::exists(g.out / student / file)) << student << "/" << file;
+        }
+    }
+    EXPECT_EQ(json::parse(read_file(g.out / "carol/report.json")).at("labs")[0].at("build"), "compile error");
+}
+
+TEST(Batch, ARunThatStoppedGoesOnWithoutGradingAgainWhatWasDone) {
+    const fs::path batch = make_class();
+    const Graded first = grade_class("resume", batch, true);
+    ASSERT_EQ(first.exit_code, 0) << first.console;
+    const std::string csv = read_file(first.out / "grades.csv");
+    // As if the grader had been killed while grading bob: bob has no report yet.
+    fs::remove_all(first.out / "bob");
+    const auto alice_written = fs::last_write_time(first.out / "alice/report.json");
+    const Graded again = grade_class("resume", batch, false);
+    ASSERT_EQ(again.exit_code, 0) << again.console;
+    EXPECT_EQ(fs::last_write_time(first.out / "alice/report.json"), alice_written)
+        << "alice was graded again";
+    EXPECT_TRUE(fs::exists(first.out / "bob/report.json"));
+    EXPECT_EQ(read_file(first.out / "grades.csv"), csv);
+}
+
+TEST(Batch, GradingTheSameClassTwiceGivesTheSameScores) {
+    const fs::path batch = make_class();
+    const Graded one = grade_class("twice-1", batch, true);
+    const Graded two = grade_class("twice-2", batch, true);
+    ASSERT_EQ(one.exit_code, 0) << one.console;
+    ASSERT_EQ(two.exit_code, 0) << two.console;
+    EXPECT_EQ(read_file(one.out / "grades.csv"), read_file(two.out / "grades.csv"));
+}
+
+// --- the corpus of buggy and hostile submissions ---------------------------------------------
+
+namespace {
+
+std::vector<std::string> corpus_cases() {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(kRoot / "grader/corpus")) {
+        if (fs::exists(entry.path() / "case.toml")) {
+            names.push_back(entry.path().filename().string());
+        }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The project's rubric with short deadlines, so that the cases that hang end quickly.
+fs::path fast_rubric() {
+    std::string text = read_file(kRoot / "grader/rubric.toml");
+    text = std::regex_replace(text, std::regex("test_timeout_seconds = [0-9]+"), "test_timeout_seconds = 3");
+    text = std::regex_replace(text, std::regex("lab_timeout_seconds = [0-9]+"), "lab_timeout_seconds = 30");
+    const fs::path path = kScratch / "rubrics" / "fast.toml";
+    write_file(path, text);
+    return path;
+}
+
+// Processes still running a program of the work folder's build.
+std::vector<std::string> leftovers() {
+    std::vector<std::string> found;
+    const std::string prefix = fs::weakly_canonical(kScratch / "work").string() + "/";
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::error_code ec;
+        const std::string exe = fs::read_symlink(entry.path() / "exe", ec).string();
+        if (!ec && exe.rfind(prefix, 0) == 0) {
+            found.push_back(entry.path().filename().string() + " " + exe);
+        }
+    }
+    return found;
+}
+
+} // namespace
+
+class Corpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
+    const fs::path dir = kRoot / "grader/corpus" / GetParam();
+    const auto expect = toml::parse_file((dir / "case.toml").string());
+    const std::string id = expect["lab"].value_or(std::string());
+    const fs::path sub = solutions_copy("corpus-" + GetParam());
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (entry.is_regular_file() && entry.path().filename() != "case.toml") {
+            fs::copy_file(entry.path(), sub / fs::relative(entry.path(), dir),
+                          fs::copy_options::overwrite_existing);
+        }
+    }
+    const Graded g = grade("corpus-" + GetParam(), sub,
+                           "--labs " + id + " --no-hidden --rubric " + fast_rubric().string());
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const json& l = lab(g.report, id);
+    const double score = l.at("score").get<double>();
+    if (const auto max = expect["max_score"].value<double>()) {
+        EXPECT_LE(score, *max) << failures(l);
+    }
+    if (const auto min = expect["min_score"].value<double>()) {
+        EXPECT_GE(score, *min) << failures(l);
+    }
+    if (const auto reason = expect["reason"].value<std::string>()) {
+        const std::regex wanted(*reason);
+        bool seen = false;
+        for (const auto& item : l.at("items")) {
+            seen = seen || (item.at("status") != "passed" &&
+                            (std::regex_search(item.at("reason").get<std::string>(), wanted) ||
+                             std::regex_search(item.at("output").get<std::string>(), wanted)));
+        }
+        seen = seen || std::regex_search(l.at("build_log").get<std::string>(), wanted);
+        EXPECT_TRUE(seen) << "no failed item (nor the build) says /" << *reason << "/:\n"
+                          << l.at("build_log").get<std::string>() << "\n"
+                          << failures(l);
+    }
+    EXPECT_EQ(leftovers(), std::vector<std::string>{}) << "processes of the submission outlived the grade";
+    EXPECT_FALSE(fs::exists(kScratch / "work/build/scratch")) << "the tests' scratch folder was left behind";
+    EXPECT_FALSE(fs::exists(kRoot / "results.json"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, Corpus, ::testing::ValuesIn(corpus_cases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             std::string name = info.param;
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });

@@ -24,7 +24,7 @@ struct ExitStatus {
 };
 
 // The path of a program built by this project (build/bin/NAME).
-[[nodiscard]] std::string program_path(std::string_view name);
+[[nodiscard]] std::string program_path(std::string_view name); // SOCKLAB_BIN_DIR in the environment wins
 
 // A running child process in its own process group, with its stdin, stdout and stderr on pipes.
 // The destructor kills the whole group (SIGKILL) and reaps it, so no test leaves a process behind.
