@@ -180,7 +180,8 @@ int kill_leftovers(const fs::path& bin) {
         }
         std::error_code link_error;
         const std::string exe = fs::read_symlink(entry.path() / "exe", link_error).string();
-        if (!link_error && exe.rfind(prefix, 0) == 0) {
+        // Not a grader: another socklab-grade built in the same folder may be waiting for the work lock.
+        if (!link_error && exe.rfind(prefix, 0) == 0 && fs::path(exe).filename() != "socklab-grade") {
             killed += ::kill(std::stoi(pid), SIGKILL) == 0 ? 1 : 0;
         }
     }
