@@ -598,6 +598,7 @@ private:
             const auto script = script::load_script(path.string());
             script::RunOptions options;
             options.bin_dir = bin.string();
+            options.limit_resources = true;
             options.seed = o_.seed;
             const std::string relative = fs::relative(path, root_).string();
             options.replay = {"build/bin/socklab-script", relative};

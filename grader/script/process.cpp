@@ -102,7 +102,9 @@ bool Process::start(std::string& error) {
     pid_ = ::fork();
     if (pid_ == 0) {
         ::setpgid(0, 0);
-        limit_child_resources(120);
+        if (limited_) {
+            limit_child_resources(120);
+        }
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);

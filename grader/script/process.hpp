@@ -30,6 +30,8 @@ public:
     // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default. On failure
     // (the program is missing, say) returns false and says why in error.
     bool start(std::string& error);
+    // Resource limits (limit_child_resources) for the program, set before start().
+    void limit_resources(bool on) { limited_ = on; }
     // A server the user started by hand (--attach): no process, only its port.
     void attach(int port);
 
@@ -77,6 +79,7 @@ private:
     int status_ = 0;
     bool exited_ = false;
     bool attached_ = false;
+    bool limited_ = false;
     bool acknowledged_ = false;
     bool signalled_ = false;
     std::string stderr_;

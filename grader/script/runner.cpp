@@ -546,6 +546,7 @@ private:
             return std::nullopt;
         }
         auto program = std::make_unique<Process>(step.subject, argv);
+        program->limit_resources(options_.limit_resources);
         std::string error;
         if (!program->start(error)) {
             return Failure{"cannot start " + argv[0] + ": " + error, "",

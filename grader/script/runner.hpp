@@ -19,7 +19,10 @@ struct RunOptions {
     double time_scale = 1.0;           // multiplies every deadline (sanitizer builds are slower)
     std::map<std::string, int> attach; // server name -> port of a server started by hand
     std::vector<std::string> replay;   // the command that replays this run (without --seed)
-    bool stable = false;               // no times or ports in the output (for golden tests)
+    bool stable = false;
+    // rlimits for the programs the script starts (the grader sets it). Off by default: a
+    // sanitizer build's shadow memory needs far more address space than any sane limit.
+    bool limit_resources = false; // no times or ports in the output (for golden tests)
 };
 
 struct CheckResult {
