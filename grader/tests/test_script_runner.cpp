@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -108,6 +109,10 @@ TEST(ScriptRunner, AServerThatCrashesIsReportedWithItsSignal) {
     expect_golden("crashes", 1);
 }
 
+TEST(ScriptRunner, AnEofThatCameFromTheServersExitIsNotCountedAsItsClose) {
+    expect_golden("dies_after_close", 1);
+}
+
 TEST(ScriptRunner, AReplyThatKeepsTheCarriageReturnGetsTheCrHint) {
     expect_golden("keeps_cr", 1);
 }
@@ -125,15 +130,19 @@ TEST(ScriptRunner, AFailedRunPrintsTheCommandThatReplaysIt) {
 
 TEST(ScriptRunner, AttachTalksToAServerStartedByHand) {
     // Start good_echo ourselves, as a student would under gdb, and hand its port to the runner.
-    FILE* server = ::popen((std::string("exec ") + SOCKLAB_BROKEN_BIN + "/good_echo").c_str(), "r");
+    // The shell prints its pid and becomes good_echo, so only this server is stopped at the end
+    // (other tests run their own good_echo at the same time).
+    FILE* server = ::popen((std::string("echo $$; exec ") + SOCKLAB_BROKEN_BIN + "/good_echo").c_str(), "r");
     ASSERT_NE(server, nullptr);
     std::array<char, 128> line{};
+    ASSERT_NE(std::fgets(line.data(), line.size(), server), nullptr);
+    const pid_t pid = static_cast<pid_t>(std::stol(line.data()));
     ASSERT_NE(std::fgets(line.data(), line.size(), server), nullptr);
     std::smatch m;
     const std::string text(line.data());
     ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(127\.0\.0\.1:([0-9]+))"))) << text;
     const Outcome r = run(runner_command("good_echo.script", "--attach srv=" + m[1].str()));
-    (void)!std::system("pkill -x good_echo");
+    ::kill(pid, SIGTERM);
     ::pclose(server);
     EXPECT_EQ(r.exit_code, 0) << r.output;
 }
