@@ -56,6 +56,10 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     envp.push_back(nullptr);
 
+    script::Confinement confinement = bounds.confinement;
+    confinement.limits = true;
+    confinement.cpu_seconds = static_cast<int>(bounds.wall.count() / 1000) + 5;
+
     const auto start = Clock::now();
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -63,7 +67,12 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     if (pid == 0) {
         ::setpgid(0, 0);
-        script::limit_child_resources(static_cast<int>(bounds.wall.count() / 1000) + 5);
+        if (const int e = script::confine_child(confinement); e != 0) {
+            const char* what = "cannot change to the grading user: ";
+            (void)!::write(out[1], what, std::strlen(what));
+            (void)!::write(out[1], ::strerrordesc_np(e), std::strlen(::strerrordesc_np(e)));
+            ::_exit(126);
+        }
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);

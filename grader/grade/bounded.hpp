@@ -2,6 +2,8 @@
 // that is killed whole when it ends, keeping at most a bounded amount of its output.
 #pragma once
 
+#include "process.hpp"
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@ struct Bounds {
     std::chrono::milliseconds wall{20000};
     std::size_t max_output = 256 * 1024; // bytes kept of stdout+stderr (the rest is counted, not kept)
     std::string cwd;                     // empty: the grader's own
+    script::Confinement confinement;     // a user, hidden folders (the limits are always set)
 };
 
 struct BoundedRun {

@@ -5,8 +5,16 @@
 #include "runner.hpp"
 #include "script.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +26,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -167,25 +176,195 @@ std::string catch_reason(const std::string& output) {
     return "";
 }
 
-// Kills every process still running a program of bin (one that left its process group with
-// setsid, say, after a fork): /proc/PID/exe names the program even without an exec. Returns how many.
-int kill_leftovers(const fs::path& bin) {
+// Sends SIGKILL to every process but this one for which doomed(its /proc/PID folder) holds.
+// Returns how many were killed.
+int kill_where(const std::function<bool(const fs::path&)>& doomed) {
     int killed = 0;
-    const std::string prefix = fs::weakly_canonical(bin).string() + "/";
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
         const std::string pid = entry.path().filename().string();
-        if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid()) {
-            continue;
-        }
-        std::error_code link_error;
-        const std::string exe = fs::read_symlink(entry.path() / "exe", link_error).string();
-        // Not a grader: another socklab-grade built in the same folder may be waiting for the work lock.
-        if (!link_error && exe.rfind(prefix, 0) == 0 && fs::path(exe).filename() != "socklab-grade") {
+        if (pid.find_first_not_of("0123456789") == std::string::npos && std::stoi(pid) != ::getpid() &&
+            doomed(entry.path())) {
             killed += ::kill(std::stoi(pid), SIGKILL) == 0 ? 1 : 0;
         }
     }
     return killed;
+}
+
+// Kills every process still running a program of bin (one that left its process group with
+// setsid, say, after a fork): /proc/PID/exe names the program even without an exec. Returns how many.
+int kill_leftovers(const fs::path& bin) {
+    const std::string prefix = fs::weakly_canonical(bin).string() + "/";
+    return kill_where([&prefix](const fs::path& proc) {
+        std::error_code link_error;
+        const std::string exe = fs::read_symlink(proc / "exe", link_error).string();
+        // Not a grader: another socklab-grade built in the same folder may be waiting for the work lock.
+        return !link_error && exe.rfind(prefix, 0) == 0 && fs::path(exe).filename() != "socklab-grade";
+    });
+}
+
+// The user the submission's programs run as, when the grader is root: an id of no account
+// (61000-61999), held with flock(2) on /run/socklab-grade/ID.lock for as long as it lives, so that
+// graders at once (a batch's jobs, or two instructors) never share one: the process cap counts
+// per user, and the sweep kills every process of the user. -1 when the grader is not root.
+class UserLease {
+public:
+    UserLease() {
+        if (::geteuid() != 0) {
+            why_not_ = "the grader is not root, so it cannot run them as another user";
+            return;
+        }
+        const fs::path dir = "/run/socklab-grade";
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        ::chmod(dir.c_str(), 0700);
+        for (int id = 61000; id < 62000 && uid_ < 0; ++id) {
+            passwd entry{};
+            passwd* found = nullptr;
+            char buffer[4096];
+            if (::getpwuid_r(static_cast<uid_t>(id), &entry, buffer, sizeof buffer, &found) == 0 &&
+                found != nullptr) {
+                continue; // an account of this machine's
+            }
+            const int fd =
+                ::open((dir / (std::to_string(id) + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                uid_ = id;
+                fd_ = fd;
+            } else if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+        if (uid_ < 0) {
+            why_not_ = "no free user id in 61000-61999 (under " + dir.string() + ")";
+        }
+    }
+    ~UserLease() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    UserLease(const UserLease&) = delete;
+    UserLease& operator=(const UserLease&) = delete;
+
+    [[nodiscard]] int uid() const { return uid_; }
+    [[nodiscard]] const std::string& why_not() const { return why_not_; }
+    void give_up(std::string why) { uid_ = -1, why_not_ = std::move(why); }
+
+private:
+    int uid_ = -1;
+    int fd_ = -1;
+    std::string why_not_;
+};
+
+// Whether user uid can list and run what is in folder (every folder above it must let others
+// through): checked in a child that becomes the user.
+bool user_can_reach(int uid, const fs::path& folder) {
+    const std::string path = folder.string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const auto id = static_cast<uid_t>(uid);
+        const bool ok = ::setgroups(0, nullptr) == 0 && ::setresgid(id, id, id) == 0 &&
+                        ::setresuid(id, id, id) == 0 && ::access(path.c_str(), R_OK | X_OK) == 0;
+        ::_exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Why this machine will not give the grader's children a mount namespace of their own ("" when
+// it will): tried in a child.
+std::string mount_namespace_refused() {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        return std::strerror(errno);
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        int e = 0;
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+            e = errno;
+        }
+        (void)!::write(pipe_fds[1], &e, sizeof e);
+        ::_exit(0);
+    }
+    ::close(pipe_fds[1]);
+    int e = ECHILD;
+    (void)!::read(pipe_fds[0], &e, sizeof e);
+    ::close(pipe_fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return e == 0 ? "" : std::string("unshare(CLONE_NEWNS): ") + std::strerror(e);
+}
+
+// How many processes of user uid are alive (zombies, which wait only for their parent to reap
+// them, do not count): the real user id and the state from /proc/PID/status.
+int alive_of_user(int uid) {
+    int alive = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string pid = entry.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        std::ifstream status("/proc/" + pid + "/status");
+        std::string line;
+        bool zombie = false;
+        int real = -1;
+        while (std::getline(status, line)) {
+            if (line.rfind("State:", 0) == 0) {
+                zombie = line.find('Z') != std::string::npos;
+            } else if (line.rfind("Uid:", 0) == 0) {
+                real = std::stoi(line.substr(4));
+                break;
+            }
+        }
+        alive += real == uid && !zombie ? 1 : 0;
+    }
+    return alive;
+}
+
+// Kills every process of user uid, however it left its group or whatever it runs now (a child
+// that called setsid and then exec'd /bin/sleep, say): a child that becomes the user sends SIGKILL
+// to every process it may signal (kill(2) with pid -1), until none is alive. Returns how many
+// were alive at first.
+int kill_user(int uid) {
+    const int first = alive_of_user(uid);
+    for (int round = 0, alive = first; round < 50 && alive > 0; ++round, alive = alive_of_user(uid)) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            const auto id = static_cast<uid_t>(uid);
+            if (::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
+                ::_exit(1);
+            }
+            for (int i = 0; i < 20 && ::kill(-1, SIGKILL) == 0; ++i) {
+                ::usleep(500); // a fork bomb may fork between two rounds: the next one gets it
+            }
+            ::_exit(0);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+    }
+    return first;
+}
+
+// Kills what a killed grader left running in folder: a program built there (but socklab-grade),
+// and a build tool (ninja, cmake, the compiler, the linker) working there. Returns how many.
+int kill_working_in(const fs::path& folder) {
+    const std::string prefix = fs::weakly_canonical(folder).string() + "/";
+    return kill_where([&prefix](const fs::path& proc) {
+        std::error_code e1;
+        std::error_code e2;
+        const std::string cwd = fs::read_symlink(proc / "cwd", e1).string() + "/";
+        const std::string exe = fs::read_symlink(proc / "exe", e2).string();
+        // The real names: x86_64-linux-gnu-g++-12, cc1plus, x86_64-linux-gnu-ld.bfd, ...
+        static const std::regex tools(
+            R"(^(ninja|cmake|cc1plus|collect2|lto1|(.*-)?(g\+\+|gcc|c\+\+|as|ld)(\.bfd|\.gold)?(-[0-9.]+)?)$)");
+        const std::string name = fs::path(exe).filename().string();
+        const bool building = !e1 && !e2 && cwd.rfind(prefix, 0) == 0 && std::regex_match(name, tools);
+        return building || (!e2 && exe.rfind(prefix, 0) == 0 && name != "socklab-grade");
+    });
 }
 
 // flock(2) on WORK/.lock for as long as it lives; waits (and says so) while another grader holds it.
@@ -201,6 +380,13 @@ public:
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             progress("waiting for another socklab-grade that uses " + work.string());
             ::flock(fd_, LOCK_EX);
+        }
+        // A grader killed mid-build (SIGKILL, a lost terminal) may have left ninja and compilers
+        // writing in this folder: a build beside them would copy half-written programs.
+        const int left = kill_working_in(work);
+        if (left > 0) {
+            progress("stopped " + std::to_string(left) + " process(es) an earlier grader left working in " +
+                     work.string());
         }
     }
     ~WorkLock() { ::close(fd_); }
@@ -246,6 +432,10 @@ public:
     }
 
 private:
+    UserLease user_;                  // the user the submission's programs and preprocessing run as
+    script::Confinement confinement_; // of the submission's programs, set by run_phase
+    std::chrono::steady_clock::time_point lab_deadline_; // the current lab's time budget ends
+
     struct Built {
         Grade grade;
         std::vector<ManifestLab> manifest;
@@ -256,6 +446,7 @@ private:
 
     // Places the submission's files, configures and builds every graded lab.
     Built build_phase() {
+        const auto started = std::chrono::steady_clock::now();
         Built b;
         b.grade.student = o_.student;
         b.grade.submission = o_.submission;
@@ -304,11 +495,14 @@ private:
                 b.compiled.push_back(true);
             }
         }
+        b.grade.build_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return b;
     }
 
     // Runs the graded labs' tests and scripts from the programs in bin, and scores them.
     Grade run_phase(Built& b, const fs::path& bin) {
+        const auto started = std::chrono::steady_clock::now();
         Grade grade = b.grade;
         // The submission's programs, the tests and the scripts talk over a loopback of their own:
         // nothing can leave the machine, and nothing clashes with another submission's ports.
@@ -317,6 +511,61 @@ private:
                                             "(loopback only)"
                                           : "network: no namespace of its own could be made (" + why +
                                                 "); the programs shared the machine's network");
+        UserLease& user = user_;
+        if (user.uid() >= 0 && !user_can_reach(user.uid(), bin)) {
+            user.give_up("another user cannot reach " + bin.string() +
+                         " (a folder above it is closed to others)");
+        }
+        confinement_ = {};
+        if (user.uid() >= 0) {
+            confinement_.uid = user.uid();
+            (void)kill_user(user.uid()); // what a grader killed mid-grade left running as this user
+            const std::string where = fs::weakly_canonical(bin).string() + "/";
+            const auto holds_the_programs = [&where](const fs::path& p) {
+                return where.rfind(fs::weakly_canonical(p).string() + "/", 0) == 0;
+            };
+            std::vector<fs::path> hide{root_ / "solutions",
+                                       root_ / "grader" / "hidden",
+                                       root_ / "grader" / "corpus",
+                                       root_ / ".git",
+                                       files_,
+                                       build_};
+            // The instructor's other builds hold the reference code compiled, and test copies of it.
+            std::error_code ec;
+            for (const auto& entry : fs::directory_iterator(root_, ec)) {
+                if (entry.is_directory() && entry.path().filename().string().rfind("build", 0) == 0) {
+                    hide.push_back(entry.path());
+                }
+            }
+            for (const auto& p : o_.private_paths) {
+                hide.push_back(fs::absolute(p));
+            }
+            for (const auto& p : hide) {
+                if (fs::exists(p) && !holds_the_programs(p)) {
+                    confinement_.hide.push_back(p.string());
+                }
+            }
+            for (const std::string tmp : {"/tmp", "/var/tmp", "/dev/shm"}) {
+                if (!holds_the_programs(tmp)) {
+                    confinement_.fresh.push_back(tmp);
+                }
+            }
+            std::string hidden =
+                "without the reference solutions, hidden scripts, other builds or reports in "
+                "sight, and with temporary folders of their own";
+            if (const std::string why = mount_namespace_refused(); !why.empty()) {
+                confinement_.hide.clear();
+                confinement_.fresh.clear();
+                hidden =
+                    "but with every folder the grader can read in sight (no mount namespace: " + why + ")";
+            }
+            grade.notes.push_back("processes: the programs ran as user id " + std::to_string(user.uid()) +
+                                  ", at most " + std::to_string(confinement_.max_processes) + " processes, " +
+                                  hidden + "; every process of that user was killed after each lab");
+        } else {
+            grade.notes.push_back("processes: the programs ran as the grader's own user (" + user.why_not() +
+                                  "): no cap on their number, and they could read what the grader can");
+        }
         for (std::size_t i = 0; i < b.manifest.size(); ++i) {
             if (!b.graded[i]) {
                 continue;
@@ -326,11 +575,18 @@ private:
             const LabRubric& lr = *rubric_.lab(m.id);
             if (b.compiled[i]) {
                 fs::create_directories(bin.parent_path() / "scratch");
+                if (user.uid() >= 0) {
+                    (void)!::chown((bin.parent_path() / "scratch").c_str(), static_cast<uid_t>(user.uid()),
+                                   static_cast<gid_t>(user.uid()));
+                }
                 o_.progress("lab " + m.id + ": running the tests");
                 run_tests(m, lr, lab, bin);
                 o_.progress("lab " + m.id + ": running the scripts");
                 run_scripts(m, lr, lab, bin);
-                const int left = kill_leftovers(bin);
+                int left = kill_leftovers(bin);
+                if (user.uid() >= 0) {
+                    left += kill_user(user.uid());
+                }
                 if (left > 0) {
                     grade.notes.push_back(
                         "lab " + m.id + ": " + std::to_string(left) +
@@ -346,6 +602,7 @@ private:
             grade.max_score += lab.max_score;
         }
         grade.finished = now_utc();
+        grade.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return grade;
     }
 
@@ -381,7 +638,7 @@ private:
         }
     }
 
-    BoundedRun cmake(const std::vector<std::string>& args, std::chrono::minutes limit) {
+    BoundedRun cmake(const std::vector<std::string>& args, std::chrono::milliseconds limit) {
         std::vector<std::string> argv{cmake_path()};
         argv.insert(argv.end(), args.begin(), args.end());
         Bounds bounds;
@@ -446,22 +703,268 @@ private:
         return names;
     }
 
+    // The compiler reads what a source file includes, and quotes it in its errors: an include of
+    // the reference solutions would compile them as the student's, one of /etc/shadow would show
+    // it in the report; the assembler's .incbin reads any file into the program. A lab's code
+    // needs no macro and no assembly: only #include of <system> and "socklab/..." headers by
+    // name, and #if/#ifdef/#ifndef/#elif/#else/#endif.
+    std::string include_refused(const ManifestLab& m) const {
+        static const std::regex directive(R"(^\s*(?:#|%:)\s*(\w*)\s*(.*?)\s*$)");
+        static const std::regex header(R"(^(<[A-Za-z0-9_./+-]+>|"[A-Za-z0-9_./+-]+")$)");
+        static const std::regex forbidden(R"(\b(asm|__asm|__asm__|_Pragma)\b|incbin|##|%:%:)");
+        static const std::set<std::string> conditionals{"if", "ifdef", "ifndef", "elif", "else", "endif"};
+        for (const auto& file : m.files) {
+            const std::string source = read_text(files_ / m.folder / file);
+            const std::string where = m.folder + "/" + file + ": ";
+            std::smatch found;
+            const std::string code = without_comments(source, true);
+            if (std::regex_search(code, found, forbidden)) {
+                return where + "'" + found[0].str() +
+                       "': inline assembly, .incbin, _Pragma and token pasting are not accepted in a lab's "
+                       "code";
+            }
+            std::istringstream lines(without_comments(source, false));
+            std::string line;
+            while (std::getline(lines, line)) {
+                if (!std::regex_match(line, found, directive)) {
+                    continue;
+                }
+                const std::string name = found[1].str();
+                const std::string what = found[2].str();
+                const bool plain_include = name == "include" && std::regex_match(what, header) &&
+                                           what.find("..") == std::string::npos && what[1] != '/';
+                if (!plain_include && conditionals.count(name) == 0) {
+                    std::string why = where;
+                    why += "#";
+                    why += name;
+                    why += what.empty() ? "" : " " + what;
+                    why +=
+                        ": only #include of a <system> or \"socklab/...\" header by its name (no absolute "
+                        "path, no .., no macro) and #if, #ifdef, #ifndef, #elif, #else, #endif are accepted";
+                    return why;
+                }
+            }
+        }
+        return "";
+    }
+
+    // text as the preprocessor sees it before directives: lines ended by a backslash joined to the
+    // next, every comment one space, string and character literals kept whole (a "/*" inside one
+    // starts no comment), or blanked to "" and '' when blank_literals. A character or string literal ends at
+    // its line's end at the latest, a raw string at its closing )DELIM".
+    static std::string without_comments(const std::string& source, bool blank_literals) {
+        std::string text;
+        for (std::size_t i = 0; i < source.size(); ++i) {
+            if (source[i] == '\\' && i + 1 < source.size() && source[i + 1] == '\n') {
+                ++i;
+            } else {
+                text += source[i];
+            }
+        }
+        std::string out;
+        std::size_t i = 0;
+        const auto at = [&text](std::size_t k) { return k < text.size() ? text[k] : '\0'; };
+        while (i < text.size()) {
+            const char c = text[i];
+            if (c == '/' && at(i + 1) == '/') {
+                while (i < text.size() && text[i] != '\n') {
+                    ++i;
+                }
+                out += ' ';
+            } else if (c == '/' && at(i + 1) == '*') {
+                const auto end = text.find("*/", i + 2);
+                out += ' ';
+                i = end == std::string::npos ? text.size() : end + 2;
+            } else if (c == '"' && i > 0 && text[i - 1] == 'R') {
+                const auto open = text.find('(', i);
+                const std::string close =
+                    ")" + (open == std::string::npos ? std::string() : text.substr(i + 1, open - i - 1)) +
+                    "\"";
+                const auto end = open == std::string::npos ? std::string::npos : text.find(close, open);
+                const std::size_t stop = end == std::string::npos ? text.size() : end + close.size();
+                out += blank_literals ? std::string("\"\"") : text.substr(i, stop - i);
+                i = stop;
+            } else if (c == '"' ||
+                       (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]))))) {
+                std::size_t k = i + 1;
+                while (k < text.size() && text[k] != c && text[k] != '\n') {
+                    k += text[k] == '\\' ? 2 : 1;
+                }
+                const std::size_t stop = std::min(k + 1, text.size());
+                out += blank_literals ? std::string(2, c) : text.substr(i, stop - i);
+                i = stop;
+            } else {
+                out += c;
+                ++i;
+            }
+        }
+        return out;
+    }
+
+    // The student's files preprocessed as the grading user, with the reference solutions and the
+    // grader's files out of sight (as the programs run): what the compiler would read, by its own
+    // rules, however the #include is spelt. Refused when it fails (a file the user may not read)
+    // or names a header outside the system's and the labs' own. Only as root (a user to run as).
+    std::string preprocess_refused(const ManifestLab& m) {
+        if (user_.uid() < 0 || !user_can_reach(user_.uid(), files_ / m.folder) ||
+            !user_can_reach(user_.uid(), root_ / "labs")) {
+            return ""; // the text check above, and the compiler's record after the build, still hold
+        }
+        const nlohmann::json commands = nlohmann::json::parse(read_text(build_ / "compile_commands.json"));
+        script::Confinement confinement;
+        confinement.uid = user_.uid();
+        confinement.limits = true;
+        confinement.cpu_seconds = 60;
+        for (const fs::path& p : {root_ / "solutions", root_ / "grader", root_ / ".git"}) {
+            if (fs::exists(p)) {
+                confinement.hide.push_back(p.string());
+            }
+        }
+        const std::vector<std::string> allowed{"/usr/include/", "/usr/lib/gcc/", "/usr/local/include/",
+                                               fs::weakly_canonical(root_ / "labs").string() + "/",
+                                               fs::weakly_canonical(files_ / m.folder).string() + "/"};
+        for (const auto& file : m.files) {
+            const std::string source = (files_ / m.folder / file).string();
+            std::string command;
+            for (const auto& entry : commands) {
+                if (entry.value("file", "") == source) {
+                    command = entry.value("command", "");
+                }
+            }
+            std::vector<std::string> argv;
+            std::istringstream words(command);
+            std::string word;
+            for (bool first = true; words >> word; first = false) {
+                if (first || word.rfind("-I", 0) == 0 || word.rfind("-D", 0) == 0 ||
+                    word.rfind("-std=", 0) == 0) {
+                    argv.push_back(word);
+                }
+            }
+            if (argv.empty()) {
+                return m.folder + "/" + file + ": the build has no command for it (configure again)";
+            }
+            argv.insert(argv.end(), {"-M", source});
+            Bounds bounds;
+            bounds.wall = std::chrono::seconds(60);
+            bounds.confinement = confinement;
+            const auto run = run_bounded(argv, {}, bounds);
+            if (run.exit_code != 0) {
+                return m.folder + "/" + file +
+                       ": preprocessing it as an unprivileged user, with the reference "
+                       "solutions and the grader's files out of sight, " +
+                       run.status_text() + ":\n" + first_errors(run.output);
+            }
+            std::string deps = std::regex_replace(run.output, std::regex(R"(\\\n)"), " ");
+            std::istringstream paths(deps.substr(deps.find(':') + 1));
+            std::string path;
+            while (paths >> path) {
+                const std::string canonical = fs::weakly_canonical(path).string();
+                const bool fine = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
+                    return canonical.rfind(a, 0) == 0;
+                });
+                if (!fine) {
+                    std::string why = m.folder + "/" + file + ": it includes ";
+                    why += canonical;
+                    why += ", which is not a header of the system or of the labs";
+                    return why;
+                }
+            }
+        }
+        return "";
+    }
+
+    // What the compiler itself recorded (ninja -t deps): no object of the student's files may
+    // have read a file of the reference solutions or of the grader, however it named it.
+    std::string deps_refused(const ManifestLab& m) {
+        Bounds bounds;
+        bounds.max_output = std::size_t{256} << 20; // a line per header of every object
+        const auto run = run_bounded({ninja_path(), "-C", build_.string(), "-t", "deps"}, {}, bounds);
+        if (run.exit_code != 0 || run.dropped > 0) {
+            return "the compiler's record of what it read (ninja -t deps) could not be checked: " +
+                   run.status_text();
+        }
+        const std::string sources = fs::weakly_canonical(files_ / m.folder).string() + "/";
+        const std::vector<std::string> closed{fs::weakly_canonical(root_ / "solutions").string() + "/",
+                                              fs::weakly_canonical(root_ / "grader").string() + "/"};
+        std::istringstream lines(run.output);
+        std::string line;
+        std::string object;
+        bool first = false;
+        bool students = false;
+        while (std::getline(lines, line)) {
+            if (!line.empty() && line[0] != ' ') {
+                object = line.substr(0, line.find(':'));
+                first = true;
+                continue;
+            }
+            const auto start = line.find_first_not_of(' ');
+            if (start == std::string::npos) {
+                continue;
+            }
+            const std::string dep = fs::weakly_canonical(line.substr(start)).string();
+            if (first) {
+                students = dep.rfind(sources, 0) == 0;
+                first = false;
+            } else if (students) {
+                for (const auto& c : closed) {
+                    if (dep.rfind(c, 0) == 0) {
+                        std::string why = object + " read ";
+                        why += dep;
+                        why += ": a file of the reference solutions or the grader";
+                        return why;
+                    }
+                }
+            }
+        }
+        return "";
+    }
+
+    static std::string ninja_path() {
+        for (const char* candidate : {"/usr/bin/ninja", "/usr/local/bin/ninja"}) {
+            if (fs::exists(candidate)) {
+                return candidate;
+            }
+        }
+        return "/usr/bin/ninja";
+    }
+
     bool build_lab(const ManifestLab& m, Lab& lab) {
+        for (const std::string& why : {include_refused(m), preprocess_refused(m)}) {
+            if (!why.empty()) {
+                lab.build = "refused";
+                lab.build_log = why;
+                return false;
+            }
+        }
         std::vector<std::string> args{"--build", build_.string(), "--target", "lab" + m.id + "_tests",
                                       "lab" + m.id + "_tests_list"};
         for (const auto& p : programs_of(m)) {
             args.push_back(p);
         }
-        const auto run = cmake(args, std::chrono::minutes(10));
+        const auto limit = std::chrono::seconds(static_cast<long long>(rubric_.build_timeout_seconds));
+        const auto run = cmake(args, limit);
         if (run.exit_code == 0) {
+            if (const std::string why = deps_refused(m); !why.empty()) {
+                lab.build = "refused";
+                lab.build_log = why;
+                return false;
+            }
             return true;
         }
         lab.build = "compile error";
-        lab.build_log = run.timed_out ? "the build did not finish in 10 minutes" : first_errors(run.output);
+        lab.build_log = run.timed_out
+                            ? "the build did not finish in " +
+                                  std::to_string(static_cast<long long>(rubric_.build_timeout_seconds)) +
+                                  " s (the grader stopped it)"
+                            : first_errors(run.output);
         return false;
     }
 
     void run_tests(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
+        // A lab whose tests hang one after another must not hold the grader for hours: its tests
+        // and scripts share one budget.
+        lab_deadline_ = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<long long>(rubric_.lab_timeout_seconds * 1000));
         const std::string exe = (bin / ("lab" + m.id + "_tests")).string();
         // The names and groups come from the copy linked to the reference code (trusted); the
         // graded copy only runs them.
@@ -476,7 +979,10 @@ private:
         const auto names = lines_of(names_run.output);
         // The graded copy must start at all: code that ends the program before main (a static
         // constructor, say) makes every test of the lab an error.
-        const auto probe = run_bounded({exe, "--list-test-names-only"}, {}, listing);
+        Bounds probing = listing;
+        probing.confinement = confinement_;
+        probing.cwd = (bin.parent_path() / "scratch").string();
+        const auto probe = run_bounded({exe, "--list-test-names-only"}, {}, probing);
         if (probe.timed_out || probe.signal != 0 || lines_of(probe.output) != names) {
             lab.build = "test program does not start";
             lab.build_log = "the lab's test program, built with this code, " + probe.status_text() +
@@ -497,10 +1003,7 @@ private:
         }
         std::vector<Item> items(names.size());
         std::atomic<std::size_t> next{0};
-        // A lab whose tests hang one after another must not hold the grader for hours.
-        const auto lab_deadline =
-            std::chrono::steady_clock::now() +
-            std::chrono::milliseconds(static_cast<long long>(rubric_.lab_timeout_seconds * 1000));
+        const auto lab_deadline = lab_deadline_;
         const auto work = [&] {
             for (std::size_t i = next++; i < names.size(); i = next++) {
                 if (std::chrono::steady_clock::now() >= lab_deadline) {
@@ -537,6 +1040,7 @@ private:
         bounds.wall = std::chrono::milliseconds(static_cast<long long>(rubric_.test_timeout_seconds * 1000));
         bounds.max_output = std::size_t{64} * 1024;
         bounds.cwd = (bin.parent_path() / "scratch").string(); // what a test writes lands there
+        bounds.confinement = confinement_;
         const auto run = run_bounded({exe, catch_spec(name)},
                                      {"SOCKLAB_UNDER_CTEST=1", "SOCKLAB_BIN_DIR=" + bin.string()}, bounds);
         item.seconds = run.seconds;
@@ -596,9 +1100,15 @@ private:
         (void)lr;
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());
+            if (std::chrono::steady_clock::now() >= lab_deadline_) {
+                not_run(script, path.stem().string(), hidden, lab);
+                continue;
+            }
             script::RunOptions options;
             options.bin_dir = bin.string();
-            options.limit_resources = true;
+            options.confinement = confinement_;
+            options.confinement.limits = true;
+            options.confinement.cwd = (bin.parent_path() / "scratch").string();
             options.seed = o_.seed;
             const std::string relative = fs::relative(path, root_).string();
             options.replay = {"build/bin/socklab-script", relative};
@@ -614,6 +1124,7 @@ private:
                 item.status = c.passed ? Status::Passed : Status::Failed;
                 item.reason = c.summary;
                 item.seconds = c.seconds;
+                item.seed = result.seed;
                 item.output = c.report;
                 item.max_score = c.points; // a weight until score() shares out the group's points
                 item.docs = docs_in(c.report);
@@ -622,6 +1133,23 @@ private:
                                            " " + relative;
                 lab.items.push_back(std::move(item));
             }
+        }
+    }
+
+    // The checks of a script that the lab's time budget left no time for: each a failure worth 0.
+    void not_run(const script::Script& script, const std::string& stem, bool hidden, Lab& lab) const {
+        for (const auto& c : script.checks) {
+            Item item;
+            item.name = stem + "/" + c.name;
+            item.kind = "check";
+            item.group = hidden ? "hidden scripts" : "scripts";
+            item.hidden = hidden || c.hidden;
+            item.status = Status::Error;
+            item.reason = "not run: the lab's time budget (" +
+                          std::to_string(static_cast<int>(rubric_.lab_timeout_seconds)) +
+                          " s) ran out, as earlier tests or checks hung";
+            item.max_score = c.points;
+            lab.items.push_back(std::move(item));
         }
     }
 

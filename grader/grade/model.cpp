@@ -110,7 +110,8 @@ nlohmann::json to_json(const Grade& grade) {
                              {"reason", clean_text(i.reason)},
                              {"output", clean_text(i.output)},
                              {"docs", i.docs},
-                             {"replay", clean_text(i.replay)}});
+                             {"replay", clean_text(i.replay)},
+                             {"seed", i.seed}});
         }
         labs.push_back({{"id", lab.id},
                         {"folder", lab.folder},
@@ -132,6 +133,8 @@ nlohmann::json to_json(const Grade& grade) {
             {"seed", grade.seed},
             {"started", grade.started},
             {"finished", grade.finished},
+            {"build_seconds", grade.build_seconds},
+            {"run_seconds", grade.run_seconds},
             {"score", grade.score},
             {"max_score", grade.max_score},
             {"notes", grade.notes},
@@ -146,6 +149,8 @@ Grade grade_from_json(const nlohmann::json& json) {
     grade.seed = json.at("seed").get<std::uint64_t>();
     grade.started = json.at("started").get<std::string>();
     grade.finished = json.at("finished").get<std::string>();
+    grade.build_seconds = json.value("build_seconds", 0.0);
+    grade.run_seconds = json.value("run_seconds", 0.0);
     grade.score = json.at("score").get<double>();
     grade.max_score = json.at("max_score").get<double>();
     grade.notes = json.at("notes").get<std::vector<std::string>>();
@@ -180,6 +185,7 @@ Grade grade_from_json(const nlohmann::json& json) {
             item.output = i.at("output").get<std::string>();
             item.docs = i.at("docs").get<std::string>();
             item.replay = i.at("replay").get<std::string>();
+            item.seed = i.value("seed", std::uint64_t{0});
             lab.items.push_back(std::move(item));
         }
         grade.labs.push_back(std::move(lab));

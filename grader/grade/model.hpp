@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,11 @@ struct Item {
     double max_score = 0;
     bool hidden = false;
     double seconds = 0;
-    std::string reason; // one line: why it did not pass
-    std::string output; // what the test printed, or the script's transcript (bounded)
-    std::string docs;   // the docs section to read
-    std::string replay; // the command that runs it again
+    std::string reason;     // one line: why it did not pass
+    std::string output;     // what the test printed, or the script's transcript (bounded)
+    std::string docs;       // the docs section to read
+    std::string replay;     // the command that runs it again
+    std::uint64_t seed = 0; // a check: the seed its script ran with (send-random); 0 for a test
 };
 
 struct Group {
@@ -61,6 +63,8 @@ struct Grade {
     std::uint64_t seed = 0; // --seed, given to every script; 0: each ran with its own
     std::string started;
     std::string finished;
+    double build_seconds = 0; // placing the files, configuring and building the graded labs
+    double run_seconds = 0;   // running their tests and scripts
     double score = 0;
     double max_score = 0;
     std::vector<Lab> labs;

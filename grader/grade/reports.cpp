@@ -98,7 +98,10 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
         const bool full = lab.score >= lab.max_score - 0.005;
         out << pad(lab.id, 5) << pad(lab.build, 15) << pad(tests, 10, true) << pad(checks, 10, true)
             << paint(full ? "32" : (lab.score > 0 ? "33" : "31"), pad(pts, 16, true)) << "   "
-            << (lab.build == "ok" ? lab.read_first : "the compiler's errors, below") << "\n";
+            << (lab.build == "ok"        ? lab.read_first
+                : lab.build == "refused" ? "why its build was refused, below"
+                                         : "the compiler's errors, below")
+            << "\n";
     }
     out << pad("", 40) << paint("1", pad(points(grade.score) + " / " + points(grade.max_score), 16, true))
         << "   total\n";
@@ -117,8 +120,9 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
         }
         if (lab.build != "ok") {
             out << "  " << paint("31", lab.build)
-                << (lab.build == "compile error" ? ": every test and check of this lab scores 0\n"
-                                                 : ": every test of this lab scores 0 (its scripts ran)\n");
+                << (lab.build == "compile error" || lab.build == "refused"
+                        ? ": every test and check of this lab scores 0\n"
+                        : ": every test of this lab scores 0 (its scripts ran)\n");
             out << indented_tail(clean_text(lab.build_log), 30, "  | ");
         }
     }
@@ -254,8 +258,9 @@ std::string gradescope_report(const Grade& grade) {
                  {"score", 0},
                  {"max_score", 0},
                  {"status", "failed"},
-                 {"output", clean_text("The lab did not compile; every test and check of it scores 0.\n" +
-                                       lab.build_log)},
+                 {"output", clean_text(std::string(lab.build == "refused" ? "The lab's build was refused"
+                                                                          : "The lab did not compile") +
+                                       "; every test and check of it scores 0.\n" + lab.build_log)},
                  {"visibility", "visible"}});
         }
         for (const Item& item : lab.items) {

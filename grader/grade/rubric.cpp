@@ -78,10 +78,15 @@ Rubric load_rubric(const std::string& path) {
     rubric.path = path;
     check_keys(path, root, {"grader", "lab"}, "the top level");
     if (const auto* grader = root["grader"].as_table()) {
-        check_keys(path, *grader, {"test_timeout_seconds", "lab_timeout_seconds"}, "[grader]");
+        check_keys(path, *grader, {"test_timeout_seconds", "lab_timeout_seconds", "build_timeout_seconds"},
+                   "[grader]");
         rubric.test_timeout_seconds = points_of(path, *grader, "test_timeout_seconds");
         if (rubric.test_timeout_seconds <= 0) {
             rubric.test_timeout_seconds = 20;
+        }
+        rubric.build_timeout_seconds = points_of(path, *grader, "build_timeout_seconds");
+        if (rubric.build_timeout_seconds <= 0) {
+            rubric.build_timeout_seconds = 600;
         }
         rubric.lab_timeout_seconds = points_of(path, *grader, "lab_timeout_seconds");
         if (rubric.lab_timeout_seconds <= 0) {

@@ -29,7 +29,8 @@ struct LabRubric {
 struct Rubric {
     std::string path;
     double test_timeout_seconds = 20;
-    double lab_timeout_seconds = 300; // all of a lab's test cases; those not started by then are errors
+    double build_timeout_seconds = 600; // building one lab with the submission's files
+    double lab_timeout_seconds = 300;   // all of a lab's test cases; those not started by then are errors
     std::vector<LabRubric> labs;
     [[nodiscard]] const LabRubric* lab(const std::string& id) const;
 };

@@ -1,10 +1,13 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -27,10 +30,41 @@ void limit_child_resources(int cpu_seconds) {
         ::setrlimit(resource, &limit);
     };
     set(RLIMIT_CORE, 0);
-    set(RLIMIT_AS, rlim_t{4} << 30);
-    set(RLIMIT_FSIZE, rlim_t{256} << 20);
+    set(RLIMIT_AS, rlim_t{2} << 30);
+    set(RLIMIT_FSIZE, rlim_t{64} << 20);
     rlimit cpu{static_cast<rlim_t>(cpu_seconds), static_cast<rlim_t>(cpu_seconds) + 2};
     ::setrlimit(RLIMIT_CPU, &cpu);
+}
+
+int confine_child(const Confinement& c) noexcept {
+    if (c.limits) {
+        limit_child_resources(c.cpu_seconds);
+    }
+    const auto finish = [&c]() noexcept {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL); // after any change of user, which clears it
+        return c.cwd.empty() || ::chdir(c.cwd.c_str()) == 0 ? 0 : errno;
+    };
+    if (c.uid < 0) {
+        return finish();
+    }
+    if ((!c.hide.empty() || !c.fresh.empty()) && ::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+        for (const auto& path : c.hide) {
+            (void)::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "size=4k,mode=0555");
+        }
+        for (const auto& path : c.fresh) {
+            (void)::mount("tmpfs", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777");
+        }
+    }
+    const rlimit processes{static_cast<rlim_t>(c.max_processes), static_cast<rlim_t>(c.max_processes)};
+    ::setrlimit(RLIMIT_NPROC, &processes);
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    const auto id = static_cast<uid_t>(c.uid);
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
+        return errno;
+    }
+    return finish();
 }
 
 std::string enter_private_network() {
@@ -68,6 +102,10 @@ std::string signal_name(int signal) {
 Process::Process(std::string name, std::vector<std::string> argv)
     : name_(std::move(name)), argv_(std::move(argv)) {}
 
+void Process::close_stdin() {
+    close_fd(stdin_fd_);
+}
+
 Process::~Process() {
     kill_group();
     close_fd(stdin_fd_);
@@ -102,8 +140,9 @@ bool Process::start(std::string& error) {
     pid_ = ::fork();
     if (pid_ == 0) {
         ::setpgid(0, 0);
-        if (limited_) {
-            limit_child_resources(120);
+        if (const int e = confine_child(confinement_); e != 0) {
+            (void)!::write(exec_error[1], &e, sizeof e);
+            ::_exit(127);
         }
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;

@@ -10,10 +10,31 @@
 namespace socklab::script {
 
 // Resource limits for a program under test, set in the child between fork and exec: no core
-// files, at most 4 GiB of address space, 256 MiB per file written, and cpu_seconds of CPU time
+// files, at most 2 GiB of address space, 64 MiB per file written, and cpu_seconds of CPU time
 // (SIGXCPU, then SIGKILL). A memory hog gets ENOMEM, a disk filler SIGXFSZ, a spinning loop its
 // CPU limit, each as its own failure instead of the machine's trouble.
 void limit_child_resources(int cpu_seconds);
+
+// How a program of a submission is confined, applied in the child between fork and exec.
+struct Confinement {
+    bool limits = false;            // limit_child_resources
+    int cpu_seconds = 120;          // its CPU limit when limits is on
+    int uid = -1;                   // >= 0 (the caller is root): run as this user and group id
+    int max_processes = 256;        // RLIMIT_NPROC under uid (processes and threads of that user)
+    std::vector<std::string> hide;  // with uid: folders covered by an empty read-only tmpfs
+    std::vector<std::string> fresh; // with uid: folders replaced by an empty writable tmpfs (64 MiB)
+                                    // of its own, gone when its last process ends (/tmp, say)
+    std::string cwd;                // not empty: the working folder
+};
+
+// Applies c in a child after fork(2); only system calls, no allocation (the parent may have
+// threads). With a uid: a mount namespace of its own where c.hide are empty, at most
+// c.max_processes processes of that user, no new privileges (a set-user-ID program stays
+// unprivileged), private temporary folders, then setgroups/setresgid/setresuid. In every case the
+// child gets SIGKILL if the thread that started it dies (a grader killed mid-grade), and moves to
+// c.cwd when it is given. Returns 0, or the errno of a
+// failed change of user: the child must not run the program then.
+int confine_child(const Confinement& c) noexcept;
 
 // Puts the calling thread, and every process and thread it starts from now on, in a network
 // namespace of its own whose only interface is loopback (brought up here). Returns "" on success,
@@ -30,8 +51,8 @@ public:
     // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default. On failure
     // (the program is missing, say) returns false and says why in error.
     bool start(std::string& error);
-    // Resource limits (limit_child_resources) for the program, set before start().
-    void limit_resources(bool on) { limited_ = on; }
+    // How the program is confined (confine_child), set before start().
+    void confine(Confinement c) { confinement_ = std::move(c); }
     // A server the user started by hand (--attach): no process, only its port.
     void attach(int port);
 
@@ -39,6 +60,9 @@ public:
     bool poll_exit();
     // Reads what the program wrote on stderr so far (keeps at most the last 1 MiB).
     void drain_stderr();
+    // Closes the program's stdin (it reads EOF). The only way to close it: the descriptor is the
+    // Process's, and a second close could hit a descriptor another thread has just opened.
+    void close_stdin();
     // kill(2) of the program's process.
     void send_signal(int signal);
     // SIGKILL to the whole process group, then reaps the program.
@@ -79,7 +103,7 @@ private:
     int status_ = 0;
     bool exited_ = false;
     bool attached_ = false;
-    bool limited_ = false;
+    Confinement confinement_;
     bool acknowledged_ = false;
     bool signalled_ = false;
     std::string stderr_;

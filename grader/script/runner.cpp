@@ -34,6 +34,9 @@ bool RunResult::passed() const {
 
 namespace {
 
+constexpr std::size_t kMaxPending = std::size_t{16} << 20; // received and not yet expected, per channel
+constexpr std::size_t kMaxEvents = 20000;                  // transcript lines kept
+
 using Clock = std::chrono::steady_clock;
 
 // A failed step: one line that says what did not happen, details (a caret picture), and a hint for
@@ -222,7 +225,12 @@ private:
     double now_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - start_).count(); }
 
     void log(const std::string& who, const std::string& arrow, const std::string& text) {
-        events_.push_back({now_ms(), who, arrow, text});
+        if (events_.size() < kMaxEvents) {
+            events_.push_back({now_ms(), who, arrow, text});
+        } else if (events_.size() == kMaxEvents) {
+            events_.push_back(
+                {now_ms(), "script", "  ", "(more events than a transcript keeps: the rest are not shown)"});
+        }
     }
 
     Clock::time_point deadline(const Step& step) const {
@@ -253,7 +261,9 @@ private:
         std::vector<pollfd> fds;
         std::vector<std::function<void(short)>> handlers;
         for (auto& [name, channel] : channels_) {
-            if (channel->read_fd >= 0 && !channel->ended()) {
+            // A program that floods a channel is not read beyond kMaxPending: it blocks, as on a
+            // reader that does not keep up, and the runner's memory stays bounded.
+            if (channel->read_fd >= 0 && !channel->ended() && channel->pending().size() < kMaxPending) {
                 fds.push_back({channel->read_fd, POLLIN, 0});
                 handlers.emplace_back([this, c = channel.get()](short) { drain(*c); });
             }
@@ -315,6 +325,11 @@ private:
         std::string chunk;
         char buffer[65536];
         for (;;) {
+            if (c.pending().size() + chunk.size() >= kMaxPending) {
+                c.received += chunk; // read again when the script has taken some
+                log(c.name, "<-", quote_bytes(chunk));
+                return;
+            }
             const ssize_t n = c.is_socket ? ::recv(c.read_fd, buffer, sizeof buffer, 0)
                                           : ::read(c.read_fd, buffer, sizeof buffer);
             if (n > 0) {
@@ -526,11 +541,19 @@ private:
                 if (c.is_socket) {
                     ::shutdown(c.write_fd, SHUT_WR);
                 } else if (c.write_fd >= 0) {
-                    ::close(c.write_fd);
+                    c.program->close_stdin(); // a program's stdin: its Process owns the descriptor
                     c.write_fd = -1;
                 }
                 log(c.name, "->",
                     c.is_socket ? "FIN (shutdown: no more bytes from us)" : "EOF (stdin closed)");
+                return std::nullopt;
+            }
+            if ((step.op == "close" || step.op == "reset") && !c.is_socket) {
+                if (c.write_fd >= 0) {
+                    c.program->close_stdin(); // its Process owns the descriptors of a program
+                    c.write_fd = -1;
+                }
+                log(c.name, "->", "EOF (stdin closed)");
                 return std::nullopt;
             }
             if (step.op == "close" || step.op == "reset") {
@@ -571,7 +594,7 @@ private:
             return std::nullopt;
         }
         auto program = std::make_unique<Process>(step.subject, argv);
-        program->limit_resources(options_.limit_resources);
+        program->confine(options_.confinement);
         std::string error;
         if (!program->start(error)) {
             return Failure{"cannot start " + argv[0] + ": " + error, "",

@@ -2,6 +2,7 @@
 // reports each check with a transcript a student can act on.
 #pragma once
 
+#include "process.hpp"
 #include "script.hpp"
 
 #include <cstdint>
@@ -19,10 +20,11 @@ struct RunOptions {
     double time_scale = 1.0;           // multiplies every deadline (sanitizer builds are slower)
     std::map<std::string, int> attach; // server name -> port of a server started by hand
     std::vector<std::string> replay;   // the command that replays this run (without --seed)
-    bool stable = false;
-    // rlimits for the programs the script starts (the grader sets it). Off by default: a
-    // sanitizer build's shadow memory needs far more address space than any sane limit.
-    bool limit_resources = false; // no times or ports in the output (for golden tests)
+    bool stable = false;               // no times or ports in the output (for golden tests)
+    // How the programs the script starts are confined (the grader sets it: limits, a user, hidden
+    // folders). Off by default: a sanitizer build's shadow memory needs far more address space
+    // than any sane limit.
+    Confinement confinement;
 };
 
 struct CheckResult {

@@ -11,13 +11,17 @@
 #include <pugixml.hpp>
 #include <toml++/toml.h>
 
+#include <sched.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -512,6 +516,25 @@ TEST(Batch, GradingTheSameClassTwiceGivesTheSameScores) {
     ASSERT_EQ(one.exit_code, 0) << one.console;
     ASSERT_EQ(two.exit_code, 0) << two.console;
     EXPECT_EQ(read_file(one.out / "grades.csv"), read_file(two.out / "grades.csv"));
+    // Each check says the seed its script ran with, and it is the same both times.
+    const auto seeds = [](const fs::path& report) {
+        std::map<std::string, std::uint64_t> found;
+        const json parsed = json::parse(read_file(report));
+        for (const auto& l : parsed.at("labs")) {
+            for (const auto& item : l.at("items")) {
+                if (item.at("kind") == "check") {
+                    found[item.at("name").get<std::string>()] = item.at("seed").get<std::uint64_t>();
+                }
+            }
+        }
+        return found;
+    };
+    const auto first = seeds(one.out / "alice/report.json");
+    EXPECT_FALSE(first.empty());
+    EXPECT_EQ(first, seeds(two.out / "alice/report.json"));
+    for (const auto& [name, seed] : first) {
+        EXPECT_NE(seed, 0u) << name;
+    }
 }
 
 // --- the corpus of buggy and hostile submissions ---------------------------------------------
@@ -529,14 +552,27 @@ std::vector<std::string> corpus_cases() {
     return names;
 }
 
-// The project's rubric with short deadlines, so that the cases that hang end quickly.
-fs::path fast_rubric() {
+// The project's rubric with short deadlines, so that the cases that hang end quickly (a correct
+// lab's tests take about 1 s in all).
+fs::path fast_rubric(const std::string& name, int build_seconds) {
     std::string text = read_file(kRoot / "grader/rubric.toml");
-    text = std::regex_replace(text, std::regex("test_timeout_seconds = [0-9]+"), "test_timeout_seconds = 3");
-    text = std::regex_replace(text, std::regex("lab_timeout_seconds = [0-9]+"), "lab_timeout_seconds = 30");
-    const fs::path path = kScratch / "rubrics" / "fast.toml";
+    text = std::regex_replace(text, std::regex("test_timeout_seconds = [0-9]+"), "test_timeout_seconds = 2");
+    text = std::regex_replace(text, std::regex("lab_timeout_seconds = [0-9]+"), "lab_timeout_seconds = 10");
+    text = std::regex_replace(text, std::regex("build_timeout_seconds = [0-9]+"),
+                              "build_timeout_seconds = " + std::to_string(build_seconds));
+    const fs::path path = kScratch / "rubrics" / (name + ".toml");
     write_file(path, text);
     return path;
+}
+
+// Whether this machine lets the grader make a network namespace (root, or user namespaces).
+bool can_make_network_namespace() {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::_exit(::unshare(CLONE_NEWNET) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Processes still running a program of the work folder's build.
@@ -553,6 +589,28 @@ std::vector<std::string> leftovers() {
     return found;
 }
 
+// Processes of the users the grader runs submissions as (61000-61999), whatever they run.
+std::vector<std::string> processes_of_grading_users() {
+    std::vector<std::string> found;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::ifstream status(entry.path() / "status");
+        std::string line;
+        std::string state;
+        while (std::getline(status, line)) {
+            if (line.rfind("State:", 0) == 0) {
+                state = line;
+            } else if (line.rfind("Uid:", 0) == 0) {
+                const int uid = std::stoi(line.substr(4));
+                if (uid >= 61000 && uid < 62000 && state.find('Z') == std::string::npos) {
+                    found.push_back(entry.path().filename().string() + " uid " + std::to_string(uid));
+                }
+                break;
+            }
+        }
+    }
+    return found;
+}
+
 } // namespace
 
 class Corpus : public ::testing::TestWithParam<std::string> {};
@@ -561,16 +619,30 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
     const fs::path dir = kRoot / "grader/corpus" / GetParam();
     const auto expect = toml::parse_file((dir / "case.toml").string());
     const std::string id = expect["lab"].value_or(std::string());
+    if (expect["needs_network_namespace"].value_or(false) && !can_make_network_namespace()) {
+        GTEST_SKIP() << "this machine cannot make a network namespace, and this case connects outside "
+                        "loopback: run only where nothing can leave the machine";
+    }
+    if (expect["needs_root"].value_or(false) && ::geteuid() != 0) {
+        GTEST_SKIP() << "the grader confines a submission's programs to a user of their own only as root";
+    }
     const fs::path sub = solutions_copy("corpus-" + GetParam());
     for (const auto& entry : fs::recursive_directory_iterator(dir)) {
         if (entry.is_regular_file() && entry.path().filename() != "case.toml") {
+            fs::create_directories((sub / fs::relative(entry.path(), dir)).parent_path());
             fs::copy_file(entry.path(), sub / fs::relative(entry.path(), dir),
                           fs::copy_options::overwrite_existing);
         }
     }
-    const Graded g = grade("corpus-" + GetParam(), sub,
-                           "--labs " + id + " --no-hidden --rubric " + fast_rubric().string());
+    const auto started = std::chrono::steady_clock::now();
+    const int build_seconds = expect["build_timeout_seconds"].value_or(120);
+    const Graded g =
+        grade("corpus-" + GetParam(), sub,
+              "--labs " + id + " --no-hidden --rubric " + fast_rubric(GetParam(), build_seconds).string());
+    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ASSERT_EQ(g.exit_code, 0) << g.console;
+    // The budget: the build, then 10 s of tests (the rest are not run), the scripts, the sweep.
+    EXPECT_LT(seconds, build_seconds + 60.0) << "the grader did not end within its budget";
     const json& l = lab(g.report, id);
     const double score = l.at("score").get<double>();
     if (const auto max = expect["max_score"].value<double>()) {
@@ -592,9 +664,27 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
                           << l.at("build_log").get<std::string>() << "\n"
                           << failures(l);
     }
+    if (const auto extra = expect["extra"].value<std::string>()) {
+        bool listed = false;
+        for (const auto& e : l.at("extra")) {
+            listed = listed || e.get<std::string>().find(*extra) != std::string::npos;
+        }
+        EXPECT_TRUE(listed) << "the report does not list " << *extra << " as ignored: " << l.at("extra");
+    }
+    const std::string report_text = read_file(g.out / "report.json");
+    if (const auto absent = expect["absent"].value<std::string>()) {
+        EXPECT_EQ(report_text.find(*absent), std::string::npos)
+            << "the report shows what the submission must not see: " << *absent;
+    }
+    if (const auto kib = expect["max_report_kib"].value<std::int64_t>()) {
+        EXPECT_LT(report_text.size(), static_cast<std::size_t>(*kib) * 1024) << "the report grew unbounded";
+    }
     EXPECT_EQ(leftovers(), std::vector<std::string>{}) << "processes of the submission outlived the grade";
+    EXPECT_EQ(processes_of_grading_users(), std::vector<std::string>{})
+        << "processes of a grading user outlived the grade";
     EXPECT_FALSE(fs::exists(kScratch / "work/build/scratch")) << "the tests' scratch folder was left behind";
     EXPECT_FALSE(fs::exists(kRoot / "results.json"));
+    EXPECT_FALSE(fs::exists(fs::current_path() / "results.json")) << "a program wrote where the grader runs";
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Corpus, ::testing::ValuesIn(corpus_cases()),

