@@ -58,6 +58,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
 
     script::Confinement confinement = bounds.confinement;
     confinement.limits = true;
+    confinement.cwd = bounds.cwd;
     confinement.cpu_seconds = static_cast<int>(bounds.wall.count() / 1000) + 5;
 
     const auto start = Clock::now();
@@ -68,7 +69,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     if (pid == 0) {
         ::setpgid(0, 0);
         if (const int e = script::confine_child(confinement); e != 0) {
-            const char* what = "cannot change to the grading user: ";
+            const char* what = "cannot confine the program (user, limits, working folder): ";
             (void)!::write(out[1], what, std::strlen(what));
             (void)!::write(out[1], ::strerrordesc_np(e), std::strlen(::strerrordesc_np(e)));
             ::_exit(126);
@@ -81,13 +82,12 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
         ::dup2(devnull, 0);
         ::dup2(out[1], 1);
         ::dup2(out[1], 2);
-        if (!bounds.cwd.empty() && ::chdir(bounds.cwd.c_str()) != 0) {
-            ::_exit(126);
-        }
         ::execve(args[0], args.data(), envp.data());
-        const std::string message =
-            std::string("cannot start ") + args[0] + ": " + std::strerror(errno) + "\n";
-        (void)!::write(2, message.data(), message.size());
+        // No allocation here: the grader has threads, and one may have held malloc's lock at fork.
+        const char* why = ::strerrordesc_np(errno);
+        for (const char* part : {"cannot start ", static_cast<const char*>(args[0]), ": ", why, "\n"}) {
+            (void)!::write(2, part, std::strlen(part));
+        }
         ::_exit(127);
     }
     ::setpgid(pid, pid);

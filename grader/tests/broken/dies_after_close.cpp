@@ -1,9 +1,8 @@
-// A server that gives up on its first client: it closes the connection and, a moment later, exits
-// 70, the way a skeleton's "not implemented yet" does. Its client sees an orderly EOF before the
-// exit can be seen; the runner must still blame the exit, not count the EOF as a close.
+// A server that gives up on its first client: it closes the connection and exits 70 right after,
+// the way a skeleton's "not implemented yet" does. Its FIN leaves before the process is gone, so
+// the client sees an orderly EOF before the exit can be seen; the runner must still blame the
+// exit, not count the EOF as a close.
 #include "broken_server.hpp"
-
-#include <ctime>
 
 int main() {
     const int listener = broken::listen_and_announce();
@@ -13,8 +12,6 @@ int main() {
         // reads the request to the client's FIN, so the close below comes after it, in order
     }
     ::shutdown(client, SHUT_WR);
-    const timespec pause{0, 1'000'000}; // 1 ms: the EOF arrives first, the exit just after
-    ::nanosleep(&pause, nullptr);
     std::fprintf(stderr, "dies_after_close: not implemented yet\n");
     return 70;
 }
