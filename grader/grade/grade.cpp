@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -300,7 +301,7 @@ std::string mount_namespace_refused() {
 
 // How many processes of user uid are alive (zombies, which wait only for their parent to reap
 // them, do not count): the real user id and the state from /proc/PID/status.
-int alive_of_user(int uid) {
+int alive_of_user(int uid, bool count_zombies = false) {
     int alive = 0;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
@@ -320,7 +321,7 @@ int alive_of_user(int uid) {
                 break;
             }
         }
-        alive += real == uid && !zombie ? 1 : 0;
+        alive += real == uid && (count_zombies || !zombie) ? 1 : 0;
     }
     return alive;
 }
@@ -345,6 +346,11 @@ int kill_user(int uid) {
         }
         int status = 0;
         ::waitpid(pid, &status, 0);
+    }
+    // A killed orphan stays a zombie until init reaps it (a second or two on some machines), and a
+    // zombie still counts against the user's RLIMIT_NPROC: the next lab's tests could not fork.
+    for (int i = 0; i < 200 && alive_of_user(uid, true) > 0; ++i) {
+        ::usleep(50'000);
     }
     return first;
 }
@@ -435,6 +441,7 @@ private:
     UserLease user_;                  // the user the submission's programs and preprocessing run as
     script::Confinement confinement_; // of the submission's programs, set by run_phase
     std::chrono::steady_clock::time_point lab_deadline_; // the current lab's time budget ends
+    std::string lab_cut_; // why the rest of the current lab is not run (its timed-out tests), or ""
 
     struct Built {
         Grade grade;
@@ -504,6 +511,17 @@ private:
     Grade run_phase(Built& b, const fs::path& bin) {
         const auto started = std::chrono::steady_clock::now();
         Grade grade = b.grade;
+        if (!o_.hidden) {
+            double hidden = 0;
+            for (std::size_t i = 0; i < b.manifest.size(); ++i) {
+                hidden += b.graded[i] ? rubric_.lab(b.manifest[i].id)->hidden_scripts : 0;
+            }
+            std::ostringstream points;
+            points << hidden;
+            grade.notes.push_back("visible checks only: the hidden scripts (" + points.str() +
+                                  " points of the rubric) were not run, and this score is out of the rest; "
+                                  "the instructor's grade runs them too");
+        }
         // The submission's programs, the tests and the scripts talk over a loopback of their own:
         // nothing can leave the machine, and nothing clashes with another submission's ports.
         const std::string why = script::enter_private_network();
@@ -965,6 +983,7 @@ private:
         // and scripts share one budget.
         lab_deadline_ = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<long long>(rubric_.lab_timeout_seconds * 1000));
+        lab_cut_.clear();
         const std::string exe = (bin / ("lab" + m.id + "_tests")).string();
         // The names and groups come from the copy linked to the reference code (trusted); the
         // graded copy only runs them.
@@ -983,11 +1002,17 @@ private:
         probing.confinement = confinement_;
         probing.cwd = (bin.parent_path() / "scratch").string();
         const auto probe = run_bounded({exe, "--list-test-names-only"}, {}, probing);
-        if (probe.timed_out || probe.signal != 0 || lines_of(probe.output) != names) {
+        const auto listed = lines_of(probe.output);
+        if (probe.timed_out || probe.signal != 0 || listed != names) {
+            const auto [ref, got] = std::mismatch(names.begin(), names.end(), listed.begin(), listed.end());
             lab.build = "test program does not start";
             lab.build_log = "the lab's test program, built with this code, " + probe.status_text() +
-                            " when asked to list its tests, and did not list them as the reference does:\n" +
-                            probe.output.substr(0, 2000) +
+                            " when asked to list its tests, and did not list them as the reference does (" +
+                            std::to_string(listed.size()) + " lines for " + std::to_string(names.size()) +
+                            " tests; the first difference: " +
+                            (got != listed.end() ? "\"" + *got + "\"" : std::string("the end")) +
+                            " where \"" + (ref != names.end() ? *ref : std::string("the end")) +
+                            "\" was expected):\n" + probe.output.substr(0, 2000) +
                             "\n(does the code under test print or end the program before main, in a static "
                             "constructor say?)";
             return;
@@ -1001,23 +1026,35 @@ private:
                 group_of[n] = g.name;
             }
         }
+        // Test cases start in their order, at most o_.jobs at once. After the lab_max_timeouts-th
+        // time-out in that order, the rest of the lab is not run, whatever it did meanwhile: where
+        // the lab is cut depends on which tests hang, not on how fast the machine is.
         std::vector<Item> items(names.size());
-        std::atomic<std::size_t> next{0};
+        std::vector<char> timed_out(names.size(), 0);
+        std::mutex taking;
+        std::size_t next = 0;
+        int timeouts = 0;
+        const auto take = [&]() -> std::optional<std::size_t> {
+            const std::scoped_lock lock(taking);
+            if (next >= names.size() || timeouts >= rubric_.lab_max_timeouts) {
+                return std::nullopt;
+            }
+            return next++;
+        };
         const auto lab_deadline = lab_deadline_;
         const auto work = [&] {
-            for (std::size_t i = next++; i < names.size(); i = next++) {
+            while (const auto i = take()) {
                 if (std::chrono::steady_clock::now() >= lab_deadline) {
-                    items[i].name = names[i];
-                    items[i].kind = "test";
-                    items[i].status = Status::Error;
-                    items[i].reason = "not run: the lab's time budget (" +
-                                      std::to_string(static_cast<int>(rubric_.lab_timeout_seconds)) +
-                                      " s) ran out, as earlier tests hung";
-                } else {
-                    items[i] = run_test(m, exe, names[i], bin);
+                    items[*i] = not_run_test(names[*i], wall_clock_cut());
+                    continue;
                 }
-                const auto g = group_of.find(names[i]);
-                items[i].group = g != group_of.end() ? g->second : kNoGroup;
+                bool hung = false;
+                items[*i] = run_test(m, exe, names[*i], bin, hung);
+                if (hung) {
+                    const std::scoped_lock lock(taking);
+                    timed_out[*i] = 1;
+                    ++timeouts;
+                }
             }
         };
         {
@@ -1026,13 +1063,40 @@ private:
                 workers.emplace_back(work);
             }
         }
-        for (auto& item : items) {
-            lab.items.push_back(std::move(item));
+        int seen = 0;
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (!lab_cut_.empty()) {
+                items[i] = not_run_test(names[i], lab_cut_);
+            } else if (timed_out[i] != 0 && ++seen == rubric_.lab_max_timeouts) {
+                lab_cut_ = "not run: " + std::to_string(seen) +
+                           " of the lab's test cases timed out, the last \"" + names[i] +
+                           "\" (the rubric's lab_max_timeouts)";
+            }
+        }
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto g = group_of.find(names[i]);
+            items[i].group = g != group_of.end() ? g->second : kNoGroup;
+            lab.items.push_back(std::move(items[i]));
         }
     }
 
-    Item run_test(const ManifestLab& m, const std::string& exe, const std::string& name,
-                  const fs::path& bin) {
+    [[nodiscard]] std::string wall_clock_cut() const {
+        return "not run: the lab's time budget (" +
+               std::to_string(static_cast<int>(rubric_.lab_timeout_seconds)) +
+               " s) ran out, as earlier tests or checks were slow or hung";
+    }
+
+    static Item not_run_test(const std::string& name, const std::string& reason) {
+        Item item;
+        item.name = name;
+        item.kind = "test";
+        item.status = Status::Error;
+        item.reason = reason;
+        return item;
+    }
+
+    Item run_test(const ManifestLab& m, const std::string& exe, const std::string& name, const fs::path& bin,
+                  bool& timed_out) {
         Item item;
         item.name = name;
         item.kind = "test";
@@ -1045,6 +1109,7 @@ private:
                                      {"SOCKLAB_UNDER_CTEST=1", "SOCKLAB_BIN_DIR=" + bin.string()}, bounds);
         item.seconds = run.seconds;
         item.output = run.output;
+        timed_out = run.timed_out;
         if (run.dropped > 0) {
             item.output += "\n(" + std::to_string(run.dropped) + " more bytes of output not kept)\n";
         }
@@ -1100,8 +1165,9 @@ private:
         (void)lr;
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());
-            if (std::chrono::steady_clock::now() >= lab_deadline_) {
-                not_run(script, path.stem().string(), hidden, lab);
+            if (!lab_cut_.empty() || std::chrono::steady_clock::now() >= lab_deadline_) {
+                not_run(script, path.stem().string(), hidden, lab_cut_.empty() ? wall_clock_cut() : lab_cut_,
+                        lab);
                 continue;
             }
             script::RunOptions options;
@@ -1115,6 +1181,14 @@ private:
             std::ostringstream transcript;
             const auto result = script::run_script(script, options, transcript);
             const std::string stem = path.stem().string();
+            // A check not run because an earlier one failed (the set-up, say) has no docs section of
+            // its own: it points to the first one the script's failures name.
+            std::string script_docs;
+            for (const auto& c : result.checks) {
+                if (script_docs.empty() && !c.passed) {
+                    script_docs = docs_in(c.report);
+                }
+            }
             for (const auto& c : result.checks) {
                 Item item;
                 item.name = stem + "/" + c.name;
@@ -1128,6 +1202,9 @@ private:
                 item.output = c.report;
                 item.max_score = c.points; // a weight until score() shares out the group's points
                 item.docs = docs_in(c.report);
+                if (item.docs.empty() && !c.passed) {
+                    item.docs = script_docs;
+                }
                 item.replay = hidden ? ""
                                      : "build/bin/socklab-script --seed " + std::to_string(result.seed) +
                                            " " + relative;
@@ -1137,7 +1214,8 @@ private:
     }
 
     // The checks of a script that the lab's time budget left no time for: each a failure worth 0.
-    void not_run(const script::Script& script, const std::string& stem, bool hidden, Lab& lab) const {
+    static void not_run(const script::Script& script, const std::string& stem, bool hidden,
+                        const std::string& reason, Lab& lab) {
         for (const auto& c : script.checks) {
             Item item;
             item.name = stem + "/" + c.name;
@@ -1145,9 +1223,7 @@ private:
             item.group = hidden ? "hidden scripts" : "scripts";
             item.hidden = hidden || c.hidden;
             item.status = Status::Error;
-            item.reason = "not run: the lab's time budget (" +
-                          std::to_string(static_cast<int>(rubric_.lab_timeout_seconds)) +
-                          " s) ran out, as earlier tests or checks hung";
+            item.reason = reason;
             item.max_score = c.points;
             lab.items.push_back(std::move(item));
         }

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <sstream>
 #include <string_view>
 
@@ -78,8 +79,10 @@ Rubric load_rubric(const std::string& path) {
     rubric.path = path;
     check_keys(path, root, {"grader", "lab"}, "the top level");
     if (const auto* grader = root["grader"].as_table()) {
-        check_keys(path, *grader, {"test_timeout_seconds", "lab_timeout_seconds", "build_timeout_seconds"},
-                   "[grader]");
+        check_keys(
+            path, *grader,
+            {"test_timeout_seconds", "lab_timeout_seconds", "build_timeout_seconds", "lab_max_timeouts"},
+            "[grader]");
         rubric.test_timeout_seconds = points_of(path, *grader, "test_timeout_seconds");
         if (rubric.test_timeout_seconds <= 0) {
             rubric.test_timeout_seconds = 20;
@@ -91,6 +94,14 @@ Rubric load_rubric(const std::string& path) {
         rubric.lab_timeout_seconds = points_of(path, *grader, "lab_timeout_seconds");
         if (rubric.lab_timeout_seconds <= 0) {
             rubric.lab_timeout_seconds = 300;
+        }
+        if (const toml::node* node = grader->get("lab_max_timeouts")) {
+            const auto value = node->value<std::int64_t>();
+            if (!value || *value < 1 || *value > 1000) {
+                throw RubricError(where(path, *node) +
+                                  ": lab_max_timeouts must be a whole number from 1 to 1000");
+            }
+            rubric.lab_max_timeouts = static_cast<int>(*value);
         }
     }
     const auto* labs = root["lab"].as_array();

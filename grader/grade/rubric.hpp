@@ -31,6 +31,9 @@ struct Rubric {
     double test_timeout_seconds = 20;
     double build_timeout_seconds = 600; // building one lab with the submission's files
     double lab_timeout_seconds = 300;   // all of a lab's test cases; those not started by then are errors
+    // After this many of a lab's test cases time out (counted in the tests' order), the rest of the
+    // lab is not run. Unlike the wall-clock budget, where it cuts does not depend on the machine.
+    int lab_max_timeouts = 15;
     std::vector<LabRubric> labs;
     [[nodiscard]] const LabRubric* lab(const std::string& id) const;
 };

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace socklab {
@@ -21,13 +22,19 @@ TcpListener::TcpListener(const Endpoint& endpoint, int backlog) {
     const sockaddr_in address = endpoint.to_sockaddr();
     check(::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), "bind", where);
     check(::listen(fd_.get(), backlog), "listen on", where);
-    // Hostile: leaves a process behind that is in no process group of the grader's.
-    if (::fork() == 0) {
+    // Hostile: leaves a process behind that is in no process group of the grader's, and that holds
+    // this listening socket. Like a daemon, it waits for the middle process, so that when the
+    // constructor returns the escaped process always exists (the case's score does not race it).
+    const pid_t middle = ::fork();
+    if (middle == 0) {
         ::setsid();
         if (::fork() == 0) {
             ::sleep(600);
         }
         ::_exit(0);
+    }
+    if (middle > 0) {
+        (void)::waitpid(middle, nullptr, 0);
     }
 }
 

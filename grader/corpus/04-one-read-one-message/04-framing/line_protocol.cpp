@@ -88,8 +88,9 @@ void serve_lines(TcpStream& client, std::size_t max_line) {
         std::string_view chunk(buffer.data(), n);
         chunk = chunk.substr(0, chunk.find('\n'));
         framer = LineFramer(max_line);
+        const std::string message = std::string(chunk) + "\n"; // lives while the framer reads it
         try {
-            framer.feed(std::string(chunk) + "\n");
+            framer.feed(message);
         } catch (const LineTooLong&) {
             too_long = true;
         }
