@@ -38,7 +38,13 @@ function(socklab_add_lab id folder)
     set(impl ${SOCKLAB_IMPL_${id}})
   endif()
   if(SOCKLAB_GRADE_DIR)
-    set(impl solution)   # grade mode: socklab_labNN is the reference, the graded code is apart
+    # Grade mode: socklab_labNN is the reference, the graded code is apart. A handout has no
+    # reference code and grades cumulatively: there socklab_labNN is the skeleton, which only the
+    # listing of the tests' names links (the names are the same).
+    set(impl solution)
+    if(SOCKLAB_GRADE_CUMULATIVE AND NOT IS_DIRECTORY ${SOCKLAB_SOLUTIONS_DIR}/${folder})
+      set(impl student)
+    endif()
   endif()
   if(impl STREQUAL "solution")
     set(src_dir ${SOCKLAB_SOLUTIONS_DIR}/${folder})

@@ -214,7 +214,9 @@ def check_target(dest: str, source: Path, root: Path, cache: AnchorCache) -> str
     if path_part.startswith("/"):
         target = root / path_part.lstrip("/")
     elif path_part:
-        target = source.parent / path_part
+        # The handout's templates are checked where ./socklab handout puts them: at the top.
+        placed = root if source.parent.resolve() == (root / "tools" / "handout").resolve() else source.parent
+        target = placed / path_part
     else:
         target = source
     if not target.exists():

@@ -28,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "labs" / "manifest.txt"
+# A student handout (made by ./socklab handout) has this file and no solutions/.
+HANDOUT = (ROOT / ".socklab-handout").is_file()
 BUILD_DIRS = {"student": ROOT / "build", "solution": ROOT / "build-solution",
               "asan": ROOT / "build-asan", "tsan": ROOT / "build-tsan", "fuzz": ROOT / "build-fuzz",
               "bench": ROOT / "build-bench"}
@@ -403,7 +405,9 @@ def cmd_test() -> int:
 
 # --- ./socklab status ---------------------------------------------------------------------
 
-def cmd_status() -> int:
+def cmd_status(exit_status: bool = False) -> int:
+    """A student's progress. exit_status: exit 1 unless every test passes (./socklab test in a
+    handout), else 0."""
     labs = read_manifest()
     build_dir = BUILD_DIRS["student"]
     if not (build_dir / "CMakeCache.txt").is_file():
@@ -414,6 +418,7 @@ def cmd_status() -> int:
     say("built.")
     heading("your progress")
     total_passed = total = 0
+    finished = set()
     for lab in labs:
         run = run_ctest(lab_ctest_args(build_dir, lab), stream=False)
         results = run.results
@@ -427,6 +432,8 @@ def cmd_status() -> int:
             continue
         extra = f" ({skipped} skipped: this machine cannot run them)" if skipped else ""
         done = " - done!" if run.count("failed") == 0 else ""
+        if done:
+            finished.add(lab.id)
         say(f"{title}: {passed}/{len(results)} tests pass{extra}{done}")
         first = next((r for r in results if r.outcome == "failed"), None)
         if first is None:
@@ -438,6 +445,11 @@ def cmd_status() -> int:
             say(f"    read: {section}")
         say(f"    run:  {rerun_one('build', first.name)}")
     say(f"\nin all: {total_passed}/{total} tests pass")
+    if exit_status:
+        unfinished = [lab.id for lab in labs if lab.id not in finished]
+        say(f"labs finished: {len(labs) - len(unfinished)} of {len(labs)}" +
+            (f" (unfinished: {', '.join(unfinished)})" if unfinished else ""))
+        return 1 if unfinished else 0
     return 0
 
 
@@ -452,24 +464,35 @@ def cmd_grade(args: list[str]) -> int:
     files = work / "files"
     build_dir = work / "build"
     # The grading build compiles the graded files from build-grade/files/; CMake needs them there
-    # before it configures, so start from the reference solutions (the grader replaces them).
+    # before it configures, so start from the reference solutions, or in a handout from the
+    # student's own files (the grader replaces them).
     for lab in labs:
         for name in lab.files:
             target = files / lab.folder / name
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(ROOT / "solutions" / lab.folder / name, target)
+                source = ROOT / "labs" / lab.folder / "src" / name if HANDOUT else ROOT / "solutions" / lab.folder / name
+                shutil.copyfile(source, target)
     heading("build the grader (build-grade/build, grade mode)")
     if not (build_dir / "CMakeCache.txt").is_file():
         # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/grade.cpp passes, so
         # the grader finds this build configured and reuses it.
+        # A handout has no reference code for the labs below the graded one: it grades cumulatively.
         run_step(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1", f"-DSOCKLAB_GRADE_DIR={files}",
-                  "-DSOCKLAB_GRADE_CUMULATIVE=OFF"],
+                  f"-DSOCKLAB_GRADE_CUMULATIVE={'ON' if HANDOUT else 'OFF'}"],
                  "configuring the grading build", "Read the CMake error above.", quiet=True)
     run_step(["cmake", "--build", str(build_dir), "--target", "socklab-grade"], "building socklab-grade",
              "Read the compiler's errors above.", quiet=True)
     grader = [str(build_dir / "bin" / "socklab-grade"), "--work", str(work)]
+    if HANDOUT:
+        # The student's own tree, each lab on the student's labs below it, without hidden checks
+        # (the handout has none): the grader's report says so too.
+        heading("grade your code (labs/NN-*/src) on the visible checks only: the tests and scripts of this "
+                "handout; your instructor's grade adds hidden checks")
+        grader += ["--submission", str(ROOT), "--cumulative", "--no-hidden"]
+        done = subprocess.run(grader + args, cwd=ROOT)
+        return done.returncode
     if not args:
         heading("grade the bundled reference solutions (solutions/): every point should be earned")
         grader.append("--require-full")
@@ -492,7 +515,7 @@ def cmd_sanitize() -> int:
         # Not the grader's whole-submission grades: each builds a grading tree of its own (minutes),
         # and the grader's code runs sanitized in its unit tests and in the script tests.
         run = run_ctest(["--preset", preset, "--parallel", str(os.cpu_count() or 2),
-                         "-E", r"^grader/(Grader|Formats|Batch|Cases/Corpus)\."], stream=False)
+                         "-E", r"^grader/(Grader|Formats|Batch|Cases/Corpus)\.|^grader/instructor:"], stream=False)
         bad = [r for r in run.results if r.outcome == "failed"]
         for result in bad:
             say(f"FAILED under {preset}: {result.name} ({result.reason})")
@@ -665,19 +688,25 @@ def cmd_lint() -> int:
         say(f"{len(format_files)} files formatted as .clang-format says.")
 
     heading(f"clang-tidy ({TIDY_JOBS} files at a time)")
-    build_dir = BUILD_DIRS["solution"]
+    preset = "student" if HANDOUT else "solution"
+    build_dir = BUILD_DIRS[preset]
     tidy_folders = [ROOT / "labs" / "common" / "src", ROOT / "labs" / "common" / "testkit" / "src"]
     tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/app") if p.is_dir())
-    tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade")
+    if HANDOUT:
+        # The student's code, and what the student build compiles (it does not build the grader).
+        tidy_folders += existing("grader/script", "grader/refpeer")
+        tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/src") if p.is_dir())
+    else:
+        tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade")
     tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
     database = build_dir / "compile_commands.json"
     if not database.is_file():
-        say("build-solution/compile_commands.json is missing: configuring preset solution first.")
-        configure("solution", quiet=True)
+        say(f"{build_dir.name}/compile_commands.json is missing: configuring preset {preset} first.")
+        configure(preset, quiet=True)
     elif not set(map(str, tidy_files)) <= compiled_files(database):
-        say("build-solution/compile_commands.json lacks some sources (a new lab?): configuring preset "
-            "solution again.")
-        configure("solution", quiet=True)
+        say(f"{build_dir.name}/compile_commands.json lacks some sources (a new lab?): configuring preset "
+            f"{preset} again.")
+        configure(preset, quiet=True)
     seen: set[str] = set()
     findings = 0
     broken: list[str] = []
@@ -718,6 +747,16 @@ COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": lambda: cmd_grade([
 
 
 def main(argv: list[str]) -> int:
+    if HANDOUT and argv and argv[0] in ("sanitize", "fuzz", "bench"):
+        print(f"socklab {argv[0]}: not in the handout (it builds the reference solutions, which stay with "
+              "your instructor). ./socklab help lists what is.", file=sys.stderr)
+        return 64
+    if HANDOUT and argv == ["test"]:
+        try:
+            return cmd_status(exit_status=True)
+        except Failure as failure:
+            print(f"\nsocklab test: {failure}", file=sys.stderr)
+            return 1
     if len(argv) in (1, 2) and argv[0] == "fuzz":
         seconds = argv[1] if len(argv) == 2 else "60"
         if not seconds.isdigit() or int(seconds) == 0:

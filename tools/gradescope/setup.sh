@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image: it installs what the
+# grader needs, builds the grader, and grades the bundled reference solutions once. That last step
+# proves the image works (it fails unless they earn every point) and leaves every lab built, so a
+# student's submission rebuilds only the student's own files.
+#
+# Made by ./socklab gradescope; docs/instructors/course-setup.md#gradescope explains it.
+# AUTOGRADER_ROOT (default /autograder) moves the whole tree, so a test can run it in a temp folder;
+# SOCKLAB_SKIP_PACKAGES=1 skips the package step (a machine that has them already).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TREE="$HERE/socklab"
+export DEBIAN_FRONTEND=noninteractive
+
+# What the grader needs to build and run, by Debian/Ubuntu package name.
+PACKAGES=(cmake ninja-build g++ catch2 python3 python3-pip git iproute2 util-linux libasio-dev libcli11-dev
+    nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates)
+
+install_packages() {
+    apt-get update
+    local available=()
+    for pkg in "${PACKAGES[@]}"; do
+        # Older Ubuntu images lack some (libtomlplusplus-dev before 23.04): handled below.
+        if apt-cache show "$pkg" >/dev/null 2>&1; then
+            available+=("$pkg")
+        else
+            echo "setup.sh: no package $pkg on this image; a fallback follows if the grader needs it"
+        fi
+    done
+    apt-get install -y --no-install-recommends "${available[@]}"
+}
+
+version_at_least() { # $1 >= $2, as dotted versions
+    [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+
+fallbacks() {
+    # CMake 3.25 or later (Ubuntu 22.04 has 3.22): Kitware's wheel from PyPI.
+    local have
+    have="$(cmake --version 2>/dev/null | head -n1 | awk '{print $3}')"
+    if ! version_at_least "${have:-0}" 3.25; then
+        echo "setup.sh: cmake ${have:-missing} is older than 3.25: installing cmake from PyPI"
+        python3 -m pip install --quiet 'cmake>=3.25,<4' || python3 -m pip install --quiet --break-system-packages 'cmake>=3.25,<4'
+        hash -r
+    fi
+    # toml++ (header only): its single-header release, pinned, where the package is missing.
+    if [[ ! -e /usr/include/toml++/toml.h && ! -e /usr/local/include/toml++/toml.h ]]; then
+        echo "setup.sh: toml++ missing: installing its v3.4.0 single header into /usr/local/include/toml++/"
+        mkdir -p /usr/local/include/toml++
+        curl -fsSL -o /usr/local/include/toml++/toml.h \
+            https://raw.githubusercontent.com/marzer/tomlplusplus/v3.4.0/toml.hpp
+    fi
+    # Catch2 v2 (Ubuntu 24.04's catch2 package is v3): v2.13.10 from its tag, installed with CMake.
+    if ! grep -qs 'set(PACKAGE_VERSION "2\.' /usr/lib/cmake/Catch2/Catch2ConfigVersion.cmake \
+        /usr/share/cmake/Catch2/Catch2ConfigVersion.cmake /usr/local/lib/cmake/Catch2/Catch2ConfigVersion.cmake \
+        /usr/local/share/Catch2/cmake/Catch2ConfigVersion.cmake 2>/dev/null; then
+        echo "setup.sh: Catch2 v2 missing: building v2.13.10 from its source"
+        local src
+        src="$(mktemp -d)"
+        git clone --quiet --depth 1 --branch v2.13.10 https://github.com/catchorg/Catch2.git "$src"
+        cmake -S "$src" -B "$src/build" -DBUILD_TESTING=OFF -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_HELPERS=ON >/dev/null
+        cmake --install "$src/build" >/dev/null
+        rm -rf "$src"
+    fi
+}
+
+if [[ "${SOCKLAB_SKIP_PACKAGES:-0}" != 1 ]]; then
+    install_packages
+    fallbacks
+fi
+
+# Build the grader and every lab once, in $TREE/build-grade (run_autograder reuses it and rebuilds
+# only a submission's files). Then, unless SOCKLAB_SETUP_SELF_CHECK=0, grade the bundled reference
+# solutions: setup fails unless they earn every point.
+cd "$TREE"
+python3 tools/socklab.py grade --help >/dev/null
+cmake --build build-grade/build
+if [[ "${SOCKLAB_SETUP_SELF_CHECK:-1}" != 0 ]]; then
+    python3 tools/socklab.py grade
+    echo "setup.sh: the autograder is ready (reference solutions: full marks)"
+else
+    echo "setup.sh: the autograder is built (self-check skipped)"
+fi
