@@ -722,3 +722,30 @@ INSTANTIATE_TEST_SUITE_P(Cases, Corpus, ::testing::ValuesIn(corpus_cases()),
                              std::replace(name.begin(), name.end(), '-', '_');
                              return name;
                          });
+
+// A lab whose tests hang is cut after the same test on every grade, whatever else loads the
+// machine and with tests run two at a time: the cut counts time-outs in the tests' order (the
+// rubric's lab_max_timeouts), not seconds.
+TEST(Grader, AHangingLabIsCutAtTheSameTestOnEveryGrade) {
+    const fs::path sub = solutions_copy("hangs-twice");
+    const fs::path dir = kRoot / "grader/corpus/02-hangs-in-read";
+    fs::copy_file(dir / "02-server/tcp_stream.cpp", sub / "02-server/tcp_stream.cpp",
+                  fs::copy_options::overwrite_existing);
+    const std::string rubric = fast_rubric("hangs-twice", 120, 2).string();
+    std::vector<std::string> runs[2];
+    for (int i = 0; i < 2; ++i) {
+        const Graded g = grade("hangs-twice-" + std::to_string(i), sub,
+                               "--labs 02 --no-hidden --jobs 2 --rubric " + rubric);
+        ASSERT_EQ(g.exit_code, 0) << g.console;
+        for (const auto& item : lab(g.report, "02").at("items")) {
+            runs[i].push_back(
+                item.at("name").get<std::string>() + ": " + item.at("status").get<std::string>() +
+                (item.at("reason").get<std::string>().rfind("not run:", 0) == 0 ? " (not run)" : ""));
+        }
+    }
+    EXPECT_EQ(runs[0], runs[1]) << "the second grade differs from the first";
+    const auto cut = std::find_if(runs[0].begin(), runs[0].end(), [](const std::string& line) {
+        return line.find("(not run)") != std::string::npos;
+    });
+    EXPECT_NE(cut, runs[0].end()) << "the lab was not cut after its third time-out";
+}
