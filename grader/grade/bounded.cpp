@@ -62,7 +62,11 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     confinement.cpu_seconds = static_cast<int>(bounds.wall.count() / 1000) + 5;
 
     const auto start = Clock::now();
+    std::shared_lock forking(script::fork_lock());
     const pid_t pid = ::fork();
+    if (pid != 0) {
+        forking.unlock();
+    }
     if (pid < 0) {
         throw std::system_error(errno, std::generic_category(), "fork");
     }

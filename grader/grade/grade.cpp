@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -262,7 +264,11 @@ private:
 // through): checked in a child that becomes the user.
 bool user_can_reach(int uid, const fs::path& folder) {
     const std::string path = folder.string();
+    std::shared_lock forking(script::fork_lock());
     const pid_t pid = ::fork();
+    if (pid != 0) {
+        forking.unlock();
+    }
     if (pid == 0) {
         const auto id = static_cast<uid_t>(uid);
         const bool ok = ::setgroups(0, nullptr) == 0 && ::setresgid(id, id, id) == 0 &&
@@ -280,7 +286,11 @@ std::string mount_namespace_refused() {
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
         return std::strerror(errno);
     }
+    std::shared_lock forking(script::fork_lock());
     const pid_t pid = ::fork();
+    if (pid != 0) {
+        forking.unlock();
+    }
     if (pid == 0) {
         int e = 0;
         if (::unshare(CLONE_NEWNS) != 0 ||
@@ -333,7 +343,11 @@ int alive_of_user(int uid, bool count_zombies = false) {
 int kill_user(int uid) {
     const int first = alive_of_user(uid);
     for (int round = 0, alive = first; round < 50 && alive > 0; ++round, alive = alive_of_user(uid)) {
+        std::shared_lock forking(script::fork_lock());
         const pid_t pid = ::fork();
+        if (pid != 0) {
+            forking.unlock();
+        }
         if (pid == 0) {
             const auto id = static_cast<uid_t>(uid);
             if (::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
@@ -403,6 +417,49 @@ private:
     int fd_ = -1;
 };
 
+// Copies the programs of folder from into folder to (made), keeping their modes. Each file is
+// open for writing only under script::fork_lock() held exclusively, and close-on-exec, so that no
+// child forked meanwhile keeps it open (running it would then fail with ETXTBSY).
+void copy_programs(const fs::path& from, const fs::path& to) {
+    fs::create_directories(to);
+    for (const auto& entry : fs::directory_iterator(from)) {
+        const fs::path target = to / entry.path().filename();
+        if (entry.is_directory()) {
+            copy_programs(entry.path(), target);
+            continue;
+        }
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        const int in = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+        if (in < 0) {
+            throw std::system_error(errno, std::generic_category(), "open " + entry.path().string());
+        }
+        struct stat st {};
+        (void)::fstat(in, &st);
+        const std::unique_lock writing(script::fork_lock());
+        const int out = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+        if (out < 0) {
+            const int e = errno;
+            ::close(in);
+            throw std::system_error(e, std::generic_category(), "create " + target.string());
+        }
+        off_t offset = 0;
+        while (offset < st.st_size) {
+            const ssize_t n = ::sendfile(out, in, &offset, static_cast<std::size_t>(st.st_size - offset));
+            if (n <= 0) {
+                const int e = n < 0 ? errno : EIO;
+                ::close(in);
+                ::close(out);
+                throw std::system_error(e, std::generic_category(), "copy to " + target.string());
+            }
+        }
+        (void)::fchmod(out, st.st_mode & 07777);
+        ::close(out);
+        ::close(in);
+    }
+}
+
 constexpr std::uintmax_t kMaxSourceBytes = 1 << 20;
 const std::string kNoGroup = "(in no group of the rubric)";
 
@@ -430,7 +487,7 @@ public:
             built = build_phase();
             fs::remove_all(run_dir);
             fs::create_directories(run_dir);
-            fs::copy(build_ / "bin", run_dir / "bin", fs::copy_options::recursive);
+            copy_programs(build_ / "bin", run_dir / "bin");
         }
         Grade grade = run_phase(built, run_dir / "bin");
         fs::remove_all(run_dir);

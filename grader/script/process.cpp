@@ -122,6 +122,11 @@ std::string Process::command() const {
     return out;
 }
 
+std::shared_mutex& fork_lock() {
+    static std::shared_mutex lock;
+    return lock;
+}
+
 bool Process::start(std::string& error) {
     int in[2];
     int out[2];
@@ -137,7 +142,11 @@ bool Process::start(std::string& error) {
         args.push_back(a.data());
     }
     args.push_back(nullptr);
+    std::shared_lock forking(fork_lock());
     pid_ = ::fork();
+    if (pid_ != 0) {
+        forking.unlock();
+    }
     if (pid_ == 0) {
         ::setpgid(0, 0);
         if (const int e = confine_child(confinement_); e != 0) {

@@ -4,10 +4,18 @@
 
 #include <sys/types.h>
 
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 namespace socklab::script {
+
+// Every fork of the grader and of the script runner holds this lock shared; writing a program file
+// that will be run holds it exclusively. A child forked while a program file is open for writing
+// keeps that file open until it execs, and running the program meanwhile fails with ETXTBSY
+// ("Text file busy"): in a batch, one submission's tests start while the next one's programs are
+// being copied.
+std::shared_mutex& fork_lock();
 
 // Resource limits for a program under test, set in the child between fork and exec: no core
 // files, at most 2 GiB of address space, 64 MiB per file written, and cpu_seconds of CPU time
