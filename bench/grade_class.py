@@ -156,9 +156,17 @@ def main() -> int:
             for a, b in zip(rows1, rows2):
                 if a != b:
                     print(f"  run 1: {a}\n  run 2: {b}")
-        leftover = subprocess.run(["bash", "-c", "ps -eo uid= | awk '$1>=61000 && $1<62000' | wc -l"],
-                                  capture_output=True, text=True).stdout.strip()
-        print(f"processes of grading users left: {leftover}")
+        # The grading users this class ran as (their reports' notes name them); another grader on
+        # the machine has its own.
+        users = set()
+        for report in list(reports(out1).values()) + list(reports(out2).values()):
+            for note in report.get("notes", []):
+                users.update(int(u) for u in re.findall(r"ran as user id ([0-9]+)", note))
+        ps = subprocess.run(["ps", "-eo", "uid=,stat="], capture_output=True, text=True).stdout.split("\n")
+        leftover = str(sum(1 for line in ps if line.split() and int(line.split()[0]) in users
+                           and not line.split()[1].startswith("Z")))
+        print(f"processes of this class's grading users ({', '.join(map(str, sorted(users))) or 'none'}) "
+              f"left: {leftover}")
         return 0 if same and not regraded and leftover == "0" else 1
     finally:
         if args.keep is None:
