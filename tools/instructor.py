@@ -31,7 +31,8 @@ NOT_IN_HANDOUT = [
     "grader/corpus/",      # hostile submissions: the grader's own tests
     "grader/tests/",       # the grader's own tests (they need solutions/)
     "docs/instructors/",   # the instructor guide
-    "bench/", "fuzz/",     # they build the solutions
+    "bench/",              # it measures the reference solutions
+    "tools/gradescope/",   # the autograder's scripts
     ".ci/", ".github/", "CONTRIBUTING.md",
     "tools/handout/",      # the handout's own templates (placed below)
     "tools/instructor.py", "tools/test_instructor.py",
@@ -42,8 +43,10 @@ TEMPLATES = {
     ".github/workflows/classroom.yml": "tools/handout/classroom.yml",
 }
 MARKER = ".socklab-handout"  # its presence tells ./socklab it runs in a handout
-# The presets a student can use: the rest build solutions/.
-STUDENT_PRESETS = {"base", "student"}
+# The presets a student can use. The lab pages show the sanitizer and fuzz presets on the
+# student's code (cmake --preset asan -DSOCKLAB_IMPL=student ...): in the handout they build the
+# student's code by default. The rest (solution, bench) need solutions/.
+STUDENT_PRESETS = {"base", "student", "asan", "tsan", "fuzz"}
 NOT_IN_GRADESCOPE = ["grader/corpus/", "grader/tests/", "bench/", "fuzz/", ".ci/", ".github/", "tools/handout/"]
 
 
@@ -109,7 +112,30 @@ def student_presets(text: str) -> str:
     for kind in ("configurePresets", "buildPresets", "testPresets", "packagePresets", "workflowPresets"):
         if kind in presets:
             presets[kind] = [p for p in presets[kind] if p["name"] in STUDENT_PRESETS]
+    for preset in presets.get("configurePresets", []):
+        if preset.get("cacheVariables", {}).get("SOCKLAB_IMPL") == "solution":
+            preset["cacheVariables"]["SOCKLAB_IMPL"] = "student"
+            preset["displayName"] = preset.get("displayName", "").replace("Solution", "Your code").replace(
+                "the solution code", "your code")
     return json.dumps(presets, indent=2) + "\n"
+
+
+def uncommitted(root: Path) -> list[str]:
+    """Files git does not track (and does not ignore): a packaging command leaves them out, which
+    surprises whoever just wrote a new script. Tracked files are taken as they are on disk."""
+    if not (root / ".git").exists():
+        return []
+    done = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--exclude-standard"],
+                          capture_output=True, text=True)
+    return [f for f in done.stdout.splitlines() if f.startswith(("labs/", "grader/", "docs/", "tools/", "fuzz/"))]
+
+
+def warn_uncommitted(root: Path) -> None:
+    left = uncommitted(root)
+    if left:
+        print(f"warning: {len(left)} file(s) git does not know are left out (git add them and run again "
+              "to include them):\n  " + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else ""),
+              file=sys.stderr)
 
 
 def commit_of(root: Path) -> str:
@@ -129,6 +155,7 @@ def make_handout(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
     if out.exists() and any(out.iterdir()):
         raise Failure(f"{out} exists and is not empty: remove it or choose another folder")
     files = [f for f in tree_files(root) if not excluded(f, NOT_IN_HANDOUT) and f not in TEMPLATES]
+    warn_uncommitted(root)
     out.mkdir(parents=True, exist_ok=True)
     for rel in files:
         source = root / rel
@@ -222,8 +249,14 @@ def check_handout(handout: Path, root: Path = ROOT) -> list[str]:
                 for other, rel in zip(files, rels):
                     if other.stat().st_size == len(data) and other.read_bytes() == data:
                         problems.append(f"{rel}: a copy of solutions/{path.relative_to(root / 'solutions')}")
+    rubric = handout / "grader" / "rubric.toml"
     if (root / "grader" / "hidden").is_dir():
         for path in (root / "grader" / "hidden").rglob("*.script"):
+            # A weight for a hidden check in [lab.scripts.weights] would show its name to students.
+            if rubric.is_file() and re.search(rf"""["']{re.escape(path.stem)}/""", rubric.read_text()):
+                problems.append(f"grader/rubric.toml: names the hidden script {path.stem} (a weight in "
+                                "[lab.scripts.weights]?): give the weight in the script instead "
+                                "(check \"...\" points N)")
             data = path.read_bytes()
             for other, rel in zip(files, rels):
                 if other.stat().st_size == len(data) and other.read_bytes() == data:
@@ -255,6 +288,7 @@ def make_gradescope(zip_path: Path, root: Path = ROOT) -> Path:
     if zip_path.suffix != ".zip":
         raise Failure(f"{zip_path.name}: the bundle's name must end in .zip (Gradescope takes a zip)")
     files = [f for f in tree_files(root) if not excluded(f, NOT_IN_GRADESCOPE)]
+    warn_uncommitted(root)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in ("setup.sh", "run_autograder"):

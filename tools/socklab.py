@@ -749,7 +749,9 @@ COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": lambda: cmd_grade([
 def main(argv: list[str]) -> int:
     if HANDOUT and argv and argv[0] in ("sanitize", "fuzz", "bench"):
         print(f"socklab {argv[0]}: not in the handout (it builds the reference solutions, which stay with "
-              "your instructor). ./socklab help lists what is.", file=sys.stderr)
+              "your instructor). To run your own code under the sanitizers or the fuzzer, use the presets as "
+              "your lab's page shows, e.g. cmake --preset asan -B build-asan-mine && cmake --build "
+              "build-asan-mine && ctest --test-dir build-asan-mine -L lab02", file=sys.stderr)
         return 64
     if HANDOUT and argv == ["test"]:
         try:

@@ -83,7 +83,8 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
     };
     batch.finished = [&](const g::Grade& grade, std::size_t done, std::size_t total) {
         const fs::path dir = fs::path(out_dir) / grade.student;
-        if (!fs::exists(dir / "report.json")) {
+        const bool kept = fs::exists(dir / "report.json");
+        if (!kept) {
             for (const auto& f : formats) {
                 if (f != "json" && f != "csv") {
                     g::write_atomically((dir / kFileNames.at(f)).string(), render(f, grade, false));
@@ -102,7 +103,8 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         std::cerr << "[" << done << "/" << total << "] " << grade.student << ": " << grade.score << " / "
-                  << grade.max_score << "   (" << static_cast<int>(seconds) << " s so far)\n";
+                  << grade.max_score << (kept ? "   (kept: its report was already there)" : "") << "   ("
+                  << static_cast<int>(seconds) << " s so far)\n";
     };
     const auto grades = g::grade_batch(options, rubric, batch);
     std::cout << "graded " << grades.size() << " submissions into " << out_dir

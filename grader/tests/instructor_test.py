@@ -109,8 +109,12 @@ def check_handout(root: Path, scratch: Path) -> None:
         expect(student_file in files, f"the handout lacks {student_file}")
     presets = json.loads((handout / "CMakePresets.json").read_text())
     names = {p["name"] for p in presets["configurePresets"]}
-    expect(names == {"base", "student"}, f"the handout's configure presets are {sorted(names)}, "
-                                         "expected base and student only")
+    expect(names == {"base", "student", "asan", "tsan", "fuzz"},
+           f"the handout's configure presets are {sorted(names)}, expected base, student, asan, tsan, fuzz "
+           "(the ones the lab pages show)")
+    for preset in presets["configurePresets"]:
+        expect(preset.get("cacheVariables", {}).get("SOCKLAB_IMPL") in (None, "student"),
+               f"the handout's preset {preset['name']} builds {preset.get('cacheVariables', {}).get('SOCKLAB_IMPL')}")
 
     # Every link of its Markdown resolves (links into the instructor's pages became plain text).
     done = run([sys.executable, str(handout / "tools" / "check_docs.py"), "links", str(handout)], cwd=handout)

@@ -65,9 +65,13 @@ fallbacks() {
 }
 
 if [[ "${SOCKLAB_SKIP_PACKAGES:-0}" != 1 ]]; then
+    echo "==> setup.sh: installing the packages the grader needs"
     install_packages
     fallbacks
+else
+    echo "==> setup.sh: packages skipped (SOCKLAB_SKIP_PACKAGES=1)"
 fi
+echo "==> setup.sh: building the grader and every lab in $TREE/build-grade"
 
 # Build the grader and every lab once, in $TREE/build-grade (run_autograder reuses it and rebuilds
 # only a submission's files). Then, unless SOCKLAB_SETUP_SELF_CHECK=0, grade the bundled reference
@@ -76,6 +80,7 @@ cd "$TREE"
 python3 tools/socklab.py grade --help >/dev/null
 cmake --build build-grade/build
 if [[ "${SOCKLAB_SETUP_SELF_CHECK:-1}" != 0 ]]; then
+    echo "==> setup.sh: grading the bundled reference solutions (every point must be earned)"
     python3 tools/socklab.py grade
     echo "setup.sh: the autograder is ready (reference solutions: full marks)"
 else
