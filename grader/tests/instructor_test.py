@@ -249,15 +249,20 @@ def check_gradescope(root: Path, scratch: Path) -> None:
     expect(not without, f"{len(without)} of {len(visible_failures)} failed tests give no docs section, "
                         f"such as {without[:3]}")
 
-    # A corpus case handed in as loose files, as a student drags them into Gradescope: run_autograder
-    # sorts them into their lab by the manifest. Lab 04 only, to keep the test short.
+    # A corpus case handed in as loose files, as a student drags them into Gradescope: the lab's
+    # three files (the reference ones, then the case's line_protocol.cpp over its namesake).
+    # run_autograder sorts them into their lab by the manifest. Lab 04 only, to keep the test short.
     case = root / "grader" / "corpus" / "04-one-read-one-message"
     def loose(s: Path) -> None:
+        for f in (root / "solutions" / "04-framing").glob("*.cpp"):
+            shutil.copy(f, s / f.name)
         for f in case.rglob("*.cpp"):
             shutil.copy(f, s / f.name)
     result = grade("corpus 04-one-read-one-message (loose files)", loose, ["--labs", "04"])
     expect(0 < result["score"] < result["extra_data"]["max_score"],
            f"the case scored {result['score']}, expected partial credit (it passes unfragmented checks only)")
+    missing = [t["name"] for t in result["tests"] if "not implemented yet" in t["output"]]
+    expect(not missing, f"a file of the upload was not found (the skeleton's ran): {missing[:3]}")
     print("gradescope: ok")
 
 
