@@ -130,8 +130,8 @@ def uncommitted(root: Path) -> list[str]:
     return [f for f in done.stdout.splitlines() if f.startswith(("labs/", "grader/", "docs/", "tools/", "fuzz/"))]
 
 
-def warn_uncommitted(root: Path) -> None:
-    left = uncommitted(root)
+def warn_uncommitted(root: Path, rules: list[str]) -> None:
+    left = [f for f in uncommitted(root) if not excluded(f, rules)]
     if left:
         print(f"warning: {len(left)} file(s) git does not know are left out (git add them and run again "
               "to include them):\n  " + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else ""),
@@ -155,7 +155,7 @@ def make_handout(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
     if out.exists() and any(out.iterdir()):
         raise Failure(f"{out} exists and is not empty: remove it or choose another folder")
     files = [f for f in tree_files(root) if not excluded(f, NOT_IN_HANDOUT) and f not in TEMPLATES]
-    warn_uncommitted(root)
+    warn_uncommitted(root, NOT_IN_HANDOUT)
     out.mkdir(parents=True, exist_ok=True)
     for rel in files:
         source = root / rel
@@ -178,7 +178,8 @@ def make_handout(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
         f"made: {datetime.date.today().isoformat()} from {commit_of(root)}\n", encoding="utf-8")
     problems = check_handout(out, root)
     if problems:
-        raise Failure("the handout would leak or is incomplete:\n  " + "\n  ".join(problems))
+        shutil.rmtree(out)  # a folder that leaks must not be handed out by mistake
+        raise Failure("the handout would leak or is incomplete (nothing was written):\n  " + "\n  ".join(problems))
     tarball = out.parent / (out.name + ".tar.gz")
     with tarfile.open(tarball, "w:gz") as tar:
         tar.add(out, arcname=out.name, filter=_tar_entry)
@@ -288,7 +289,7 @@ def make_gradescope(zip_path: Path, root: Path = ROOT) -> Path:
     if zip_path.suffix != ".zip":
         raise Failure(f"{zip_path.name}: the bundle's name must end in .zip (Gradescope takes a zip)")
     files = [f for f in tree_files(root) if not excluded(f, NOT_IN_GRADESCOPE)]
-    warn_uncommitted(root)
+    warn_uncommitted(root, NOT_IN_GRADESCOPE)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in ("setup.sh", "run_autograder"):

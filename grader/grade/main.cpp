@@ -65,6 +65,7 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
     namespace g = socklab::grade;
     options.jobs = 1; // the submissions run side by side; each runs its tests one at a time
     std::vector<g::Grade> ready;
+    std::size_t kept_count = 0;
     const auto started = std::chrono::steady_clock::now();
     g::BatchOptions batch;
     batch.folder = folder;
@@ -84,6 +85,7 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
     batch.finished = [&](const g::Grade& grade, std::size_t done, std::size_t total) {
         const fs::path dir = fs::path(out_dir) / grade.student;
         const bool kept = fs::exists(dir / "report.json");
+        kept_count += kept ? 1 : 0;
         if (!kept) {
             for (const auto& f : formats) {
                 if (f != "json" && f != "csv") {
@@ -107,8 +109,10 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
                   << static_cast<int>(seconds) << " s so far)\n";
     };
     const auto grades = g::grade_batch(options, rubric, batch);
-    std::cout << "graded " << grades.size() << " submissions into " << out_dir
-              << " (gradebook: " << (fs::path(out_dir) / "grades.csv").string() << ")\n";
+    std::cout << "graded " << grades.size() - kept_count << " submissions"
+              << (kept_count > 0 ? " (and kept " + std::to_string(kept_count) + " from an earlier run)" : "")
+              << " into " << out_dir << " (gradebook: " << (fs::path(out_dir) / "grades.csv").string()
+              << ")\n";
     const bool all_full = std::all_of(grades.begin(), grades.end(),
                                       [](const g::Grade& x) { return x.score >= x.max_score - 0.005; });
     return require_full && !all_full ? 1 : 0;

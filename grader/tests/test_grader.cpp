@@ -345,6 +345,40 @@ socklab::grade::Grade hostile_grade() {
 
 } // namespace
 
+// The Classroom workflow hands classroom.json to the reporter in one environment variable, base64
+// (Linux: at most 128 KiB): a submission failing every test at length still fits, with its points.
+TEST(Reports, TheClassroomResultOfAFailingClassFitsInAnEnvironmentVariable) {
+    socklab::grade::Grade g;
+    g.student = "s";
+    g.max_score = 100;
+    socklab::grade::Lab l;
+    l.id = "02";
+    l.build = "ok";
+    for (int i = 0; i < 600; ++i) {
+        socklab::grade::Item item;
+        item.name = "a test with a long name, number " + std::to_string(i) + std::string(60, 'x');
+        item.kind = "test";
+        item.group = "group " + std::to_string(i % 7);
+        item.status = i % 5 == 0 ? socklab::grade::Status::Passed : socklab::grade::Status::Failed;
+        item.score = i % 5 == 0 ? 0.5 : 0;
+        item.reason = "expected \"" + std::string(300, 'a') + "\" but got something else";
+        item.docs = "docs/labs/02-server.md#step-1-bind-and-listen";
+        l.items.push_back(item);
+    }
+    g.labs.push_back(l);
+    const std::string text = socklab::grade::classroom_report(g);
+    EXPECT_LT((text.size() + 2) / 3 * 4, std::size_t{128} * 1024) << "too big once base64-encoded";
+    const json r = json::parse(text);
+    double total = 0;
+    for (const auto& t : r.at("tests")) {
+        total += t.at("score").get<double>();
+    }
+    EXPECT_NEAR(total, 60.0, 1e-9) << "the points changed when the entries were grouped";
+    EXPECT_EQ(r.at("tests").size(), 7u);
+    EXPECT_NE(r.at("tests")[0].at("message").get<std::string>().find("did not pass; the first"),
+              std::string::npos);
+}
+
 TEST(Reports, JunitStaysValidXmlWhateverBytesTheProgramSent) {
     pugi::xml_document doc;
     const std::string xml = socklab::grade::junit_report(hostile_grade());
