@@ -10,7 +10,6 @@ nothing they must not have; check_handout() proves the second half.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import os
 import re

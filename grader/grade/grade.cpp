@@ -309,8 +309,8 @@ std::string mount_namespace_refused() {
     return e == 0 ? "" : std::string("unshare(CLONE_NEWNS): ") + std::strerror(e);
 }
 
-// How many processes of user uid are alive (zombies, which wait only for their parent to reap
-// them, do not count): the real user id and the state from /proc/PID/status.
+// How many processes of user uid are alive: the real user id and the state from /proc/PID/status.
+// Zombies (which wait only for their parent to reap them) count only with count_zombies.
 int alive_of_user(int uid, bool count_zombies = false) {
     int alive = 0;
     std::error_code ec;
