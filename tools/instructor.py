@@ -312,7 +312,10 @@ def _add(bundle: zipfile.ZipFile, source: Path, name: str) -> None:
 def main(argv: list[str]) -> int:
     usage = ("usage: ./socklab handout OUT | ./socklab gradescope OUT.zip | "
              "python3 tools/instructor.py check-handout FOLDER (the leak check alone)")
-    if len(argv) != 2 or argv[0] not in ("handout", "gradescope", "check-handout"):
+    if any(arg in ("-h", "--help") for arg in argv) or argv[:1] == ["help"]:
+        print(usage)
+        return 0
+    if len(argv) != 2 or argv[0] not in ("handout", "gradescope", "check-handout") or argv[1].startswith("-"):
         print(usage, file=sys.stderr)
         return 64
     try:
