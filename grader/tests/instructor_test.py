@@ -6,7 +6,9 @@
       hold nothing of solutions/ or grader/hidden/ (and the leak check must catch a planted
       reference function body), whose links all resolve, whose GitHub Classroom workflow parses
       and names only options socklab-grade has, and which builds with the student preset and
-      reports every lab unfinished with a docs section to read (./socklab test, exit 1).
+      reports every lab unfinished with a docs section to read (./socklab test, exit 1). Every
+      file of the machine that build used must come from a Debian package that the handout's
+      ./socklab installs (or a dependency of one): what a fresh machine will have.
 
   instructor_test.py gradescope ROOT SCRATCH
       ./socklab gradescope into SCRATCH, unzipped as Gradescope does into a fake /autograder;
@@ -138,7 +140,67 @@ def check_handout(root: Path, scratch: Path) -> None:
                f"./socklab test gave lab {lab} no docs section to read")
     expect(not (handout / "build" / "bin" / "socklab-grade").exists(),
            "the student build compiled the grader, which it never uses")
+    check_packages(handout)
     print("handout: ok")
+
+
+def files_the_build_used(build: Path) -> set[str]:
+    """The machine's files a configured and built tree used: the absolute paths CMake found (its
+    cache), every header the compiler read (Ninja's dependency log) and every absolute path in a
+    build command (libraries linked by path, the compiler)."""
+    used: set[str] = set()
+    for line in (build / "CMakeCache.txt").read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if ":" in key and not line.startswith(("#", "//")):
+            used.update(v for v in value.split(";") if v.startswith("/usr/"))
+    for args in (["-t", "deps"], ["-t", "commands"]):
+        done = subprocess.run(["ninja", "-C", str(build), *args], capture_output=True, text=True, check=True)
+        used.update(re.findall(r"(?<![\w.-])(/usr/[^\s:;'\"]+)", done.stdout))
+    return {path for path in used if os.path.exists(path) and not os.path.isdir(path)}
+
+
+def check_packages(handout: Path) -> None:
+    """A fresh machine gets only the packages the handout's ./socklab installs: every file of the
+    machine that the student build used must belong to one of them or to one of their (installed)
+    dependencies. Catches a library the build needs that is on this machine by chance."""
+    listed = run(["bash", "./socklab", "deps", "--list"], cwd=handout).stdout.split()
+    expect(bool(listed), "./socklab deps --list printed no package in the handout")
+    closure = run(["apt-cache", "depends", "--recurse", "--installed", "--no-recommends", "--no-suggests",
+                   "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *listed], cwd=handout)
+    installable = {line.strip() for line in closure.stdout.splitlines() if line and not line[0].isspace()}
+    installable.update(listed)
+    # Essential packages (coreutils, bash, ...) are on every Debian system, without being asked for.
+    essential = run(["dpkg-query", "-W", "-f", "${Package} ${Essential}\\n"], cwd=handout).stdout.splitlines()
+    installable.update(line.split()[0] for line in essential if line.endswith(" yes"))
+    used = sorted(files_the_build_used(handout / "build"))
+    expect(len(used) > 50, f"found only {len(used)} files of the machine in the student build")
+    owners: dict[str, str] = {}
+    # dpkg knows a file by the path its package installed it as (/usr/bin/uname is coreutils'
+    # /bin/uname on a merged /usr), so ask for the paths as found, then for the others with
+    # symbolic links resolved, then without their /usr.
+    unowned = used
+    for pass_paths in (lambda paths: paths, lambda paths: [os.path.realpath(p) for p in paths],
+                       lambda paths: [p.removeprefix("/usr") for p in paths]):
+        asked = dict(zip(pass_paths(unowned), unowned))
+        if not asked:
+            break
+        done = subprocess.run(["dpkg-query", "-S", *asked], capture_output=True, text=True)
+        found = set()
+        for line in done.stdout.splitlines():
+            packages, _, path = line.partition(": ")
+            if path in asked and not packages.startswith("diversion by"):
+                found.add(asked[path])
+                for package in packages.split(", "):
+                    owners.setdefault(package.split(":")[0], asked[path])
+        unowned = [path for path in unowned if path not in found]
+    expect(not unowned, "the student build uses files that no Debian package installed (built by hand, or "
+                        "under /usr/local?), which a fresh machine will not have:\n  " + "\n  ".join(unowned))
+    missing = {package: path for package, path in owners.items() if package not in installable}
+    expect(not missing, "the student build uses files of Debian packages that the handout's ./socklab does "
+                        "not install (add them to its handout list):\n" +
+                        "\n".join(f"  {package} ({path})" for package, path in sorted(missing.items())))
+    print(f"packages: the student build used {len(used)} files of {len(owners)} Debian packages, all "
+          f"installed by the handout's list of {len(listed)} or their dependencies")
 
 
 def check_classroom_workflow(path: Path, root: Path) -> None:
