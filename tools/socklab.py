@@ -445,12 +445,10 @@ def cmd_status(exit_status: bool = False) -> int:
             say(f"    read: {section}")
         say(f"    run:  {rerun_one('build', first.name)}")
     say(f"\nin all: {total_passed}/{total} tests pass")
-    if exit_status:
-        unfinished = [lab.id for lab in labs if lab.id not in finished]
-        say(f"labs finished: {len(labs) - len(unfinished)} of {len(labs)}" +
-            (f" (unfinished: {', '.join(unfinished)})" if unfinished else ""))
-        return 1 if unfinished else 0
-    return 0
+    unfinished = [lab.id for lab in labs if lab.id not in finished]
+    say(f"labs finished: {len(labs) - len(unfinished)} of {len(labs)}" +
+        (f" (unfinished: {', '.join(unfinished)})" if unfinished else ""))
+    return 1 if exit_status and unfinished else 0
 
 
 # --- ./socklab grade ----------------------------------------------------------------------

@@ -292,21 +292,31 @@ std::string mount_namespace_refused() {
         forking.unlock();
     }
     if (pid == 0) {
-        int e = 0;
-        if (::unshare(CLONE_NEWNS) != 0 ||
-            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-            e = errno;
+        // {errno, which call}: 1 unshare, 2 the mount that makes every mount private
+        int e[2] = {0, 0};
+        if (::unshare(CLONE_NEWNS) != 0) {
+            e[0] = errno, e[1] = 1;
+        } else if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+            e[0] = errno, e[1] = 2;
         }
-        (void)!::write(pipe_fds[1], &e, sizeof e);
+        (void)!::write(pipe_fds[1], e, sizeof e);
         ::_exit(0);
     }
     ::close(pipe_fds[1]);
-    int e = ECHILD;
-    (void)!::read(pipe_fds[0], &e, sizeof e);
+    int e[2] = {ECHILD, 1};
+    (void)!::read(pipe_fds[0], e, sizeof e);
     ::close(pipe_fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    return e == 0 ? "" : std::string("unshare(CLONE_NEWNS): ") + std::strerror(e);
+    if (e[0] == 0) {
+        return "";
+    }
+    if (e[1] == 2) {
+        // In a chroot, / is a folder, not a mount point, and EINVAL says so.
+        return std::string("mount(\"/\", MS_REC | MS_PRIVATE): ") + std::strerror(e[0]) +
+               (e[0] == EINVAL ? " (is / a chroot, not a mount point?)" : "");
+    }
+    return std::string("unshare(CLONE_NEWNS): ") + std::strerror(e[0]);
 }
 
 // How many processes of user uid are alive: the real user id and the state from /proc/PID/status.
@@ -564,9 +574,39 @@ private:
         return b;
     }
 
-    // Runs the graded labs' tests and scripts from the programs in bin, and scores them.
-    Grade run_phase(Built& b, const fs::path& bin) {
+    // Runs the graded labs' tests and scripts from the programs in built_bin, and scores them.
+    Grade run_phase(Built& b, const fs::path& built_bin) {
         const auto started = std::chrono::steady_clock::now();
+        // A tree in a folder closed to other users (root's home, /root, is mode 700) keeps the
+        // grading user from its programs: they then run from a copy in a folder it can reach,
+        // which is this user's alone (its lease) and removed at the end.
+        fs::path bin = built_bin;
+        struct RemoveAtEnd {
+            fs::path folder;
+            ~RemoveAtEnd() {
+                std::error_code ec;
+                if (!folder.empty()) {
+                    fs::remove_all(folder, ec);
+                }
+            }
+        } copy;
+        if (user_.uid() >= 0 && !user_can_reach(user_.uid(), bin)) {
+            const fs::path parent = "/run/socklab-grade-programs";
+            std::error_code ec;
+            fs::create_directories(parent, ec);
+            ::chmod(parent.c_str(), 0711); // others may pass through, not list
+            copy.folder = parent / std::to_string(user_.uid());
+            fs::remove_all(copy.folder, ec);
+            fs::create_directories(copy.folder, ec);
+            // Root's, readable by the grading user's group only: the submission can run its
+            // programs but not replace them, and another submission of a batch cannot read them.
+            (void)!::chown(copy.folder.c_str(), 0, static_cast<gid_t>(user_.uid()));
+            ::chmod(copy.folder.c_str(), 0750);
+            if (!ec) {
+                copy_programs(bin, copy.folder / "bin");
+                bin = copy.folder / "bin";
+            }
+        }
         Grade grade = b.grade;
         if (!o_.hidden) {
             double hidden = 0;
@@ -590,6 +630,10 @@ private:
         if (user.uid() >= 0 && !user_can_reach(user.uid(), bin)) {
             user.give_up("another user cannot reach " + bin.string() +
                          " (a folder above it is closed to others)");
+        } else if (bin != built_bin) {
+            grade.notes.push_back("programs: run from a copy in " + bin.string() +
+                                  ", as another user cannot reach " + built_bin.string() +
+                                  " (a folder above it is closed to others)");
         }
         confinement_ = {};
         if (user.uid() >= 0) {

@@ -109,7 +109,8 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
                   << static_cast<int>(seconds) << " s so far)\n";
     };
     const auto grades = g::grade_batch(options, rubric, batch);
-    std::cout << "graded " << grades.size() - kept_count << " submissions"
+    const std::size_t graded = grades.size() - kept_count;
+    std::cout << "graded " << graded << (graded == 1 ? " submission" : " submissions")
               << (kept_count > 0 ? " (and kept " + std::to_string(kept_count) + " from an earlier run)" : "")
               << " into " << out_dir << " (gradebook: " << (fs::path(out_dir) / "grades.csv").string()
               << ")\n";

@@ -2,6 +2,7 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -61,6 +62,15 @@ std::string student_reason(const Item& item) {
     return clean_text(item.reason);
 }
 
+// A one-line message and the docs section to read, unless the message names it already (a
+// skeleton's "not implemented yet" does).
+std::string with_docs(std::string message, const std::string& docs) {
+    if (!docs.empty() && message.find(docs) == std::string::npos) {
+        message += (message.empty() ? "" : " ") + std::string("(read ") + docs + ")";
+    }
+    return message;
+}
+
 int count(const Lab& lab, const std::string& kind, Status status) {
     int n = 0;
     for (const auto& i : lab.items) {
@@ -88,7 +98,12 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
         << (grade.cumulative ? ", cumulative" : "")
         << (grade.seed != 0 ? ", scripts seeded with " + std::to_string(grade.seed) : std::string())
         << "\n\n";
-    out << pad("lab", 5) << pad("build", 15) << pad("tests", 10, true) << pad("checks", 10, true)
+    // The build column fits its longest state ("test program does not start" is wider than most).
+    std::size_t build_width = 15;
+    for (const Lab& lab : grade.labs) {
+        build_width = std::max(build_width, lab.build.size() + 2);
+    }
+    out << pad("lab", 5) << pad("build", build_width) << pad("tests", 10, true) << pad("checks", 10, true)
         << pad("points", 16, true) << "   read first\n";
     for (const Lab& lab : grade.labs) {
         const std::string tests =
@@ -97,15 +112,16 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
             std::to_string(count(lab, "check", Status::Passed)) + "/" + std::to_string(count(lab, "check"));
         const std::string pts = points(lab.score) + " / " + points(lab.max_score);
         const bool full = lab.score >= lab.max_score - 0.005;
-        out << pad(lab.id, 5) << pad(lab.build, 15) << pad(tests, 10, true) << pad(checks, 10, true)
+        out << pad(lab.id, 5) << pad(lab.build, build_width) << pad(tests, 10, true) << pad(checks, 10, true)
             << paint(full ? "32" : (lab.score > 0 ? "33" : "31"), pad(pts, 16, true)) << "   "
-            << (lab.build == "ok"        ? lab.read_first
-                : lab.build == "refused" ? "why its build was refused, below"
-                                         : "the compiler's errors, below")
+            << (lab.build == "ok"              ? lab.read_first
+                : lab.build == "refused"       ? "why its build was refused, below"
+                : lab.build == "compile error" ? "the compiler's errors, below"
+                                               : "why its tests do not start, below")
             << "\n";
     }
-    out << pad("", 40) << paint("1", pad(points(grade.score) + " / " + points(grade.max_score), 16, true))
-        << "   total\n";
+    out << pad("", 25 + build_width)
+        << paint("1", pad(points(grade.score) + " / " + points(grade.max_score), 16, true)) << "   total\n";
     for (const auto& note : grade.notes) {
         out << "note: " << note << "\n";
     }
@@ -327,10 +343,7 @@ std::string classroom_report(const Grade& grade) {
                 continue;
             }
             all_passed = all_passed && item.status == Status::Passed;
-            std::string message = student_reason(item);
-            if (!item.docs.empty() && message.find(item.docs) == std::string::npos) {
-                message += (message.empty() ? "" : " ") + std::string("(read ") + item.docs + ")";
-            }
+            const std::string message = with_docs(student_reason(item), item.docs);
             char seconds[32];
             std::snprintf(seconds, sizeof seconds, "%.2fs", item.seconds);
             tests.push_back({{"name", "lab " + lab.id + ": " + clean_text(item.name)},
@@ -387,10 +400,10 @@ std::string classroom_report(const Grade& grade) {
                 }
                 std::string message;
                 if (first != nullptr) {
-                    message = std::to_string(failed) + " of " + std::to_string(items.size()) +
-                              " did not pass; the first, " + clean_text(first->name) + ": " +
-                              student_reason(*first).substr(0, 300) +
-                              (first->docs.empty() ? "" : " (read " + first->docs + ")");
+                    message = with_docs(std::to_string(failed) + " of " + std::to_string(items.size()) +
+                                            " did not pass; the first, " + clean_text(first->name) + ": " +
+                                            student_reason(*first).substr(0, 300),
+                                        first->docs);
                 }
                 groups.push_back({{"name", "lab " + lab.id + ": " + clean_text(name)},
                                   {"status", failed == 0 ? "pass" : "fail"},

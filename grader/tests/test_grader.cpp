@@ -227,6 +227,36 @@ TEST(Grader, AFileThatDoesNotCompileScoresItsLabZeroWithTheErrorShown) {
     EXPECT_NE(read_file(g.out / "report.txt").find("compile error"), std::string::npos);
 }
 
+// An instructor's tree under /root (mode 700) is closed to the grading user: the programs run
+// from a copy it can reach, still as that user, and the copy is gone afterwards.
+TEST(Grader, AWorkFolderClosedToOtherUsersStillRunsTheProgramsAsTheGradingUser) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "the grader runs programs as a user of their own only as root";
+    }
+    const fs::path work = kScratch / "work";
+    fs::create_directories(work);
+    const auto before = fs::status(work).permissions();
+    struct Restore {
+        fs::path path;
+        fs::perms perms;
+        ~Restore() { fs::permissions(path, perms); }
+    } restore{work, before};
+    fs::permissions(work, fs::perms::owner_all);
+    const Graded g = grade("closed-work-folder", "", "--labs 01");
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(lab(g.report, "01").at("score"), 100) << failures(lab(g.report, "01"));
+    std::string notes;
+    for (const auto& note : g.report.at("notes")) {
+        notes += note.get<std::string>() + "\n";
+    }
+    std::smatch uid;
+    ASSERT_TRUE(std::regex_search(notes, uid, std::regex("ran as user id ([0-9]+)"))) << notes;
+    EXPECT_NE(notes.find("programs: run from a copy in /run/socklab-grade-programs/" + uid[1].str()),
+              std::string::npos)
+        << notes;
+    EXPECT_FALSE(fs::exists("/run/socklab-grade-programs/" + uid[1].str())) << "the copy was left behind";
+}
+
 TEST(Grader, AMissingFileIsReportedAndTheOtherLabsAreGraded) {
     const fs::path sub = solutions_copy("missing-file");
     fs::remove(sub / "02-server/tcp_stream.cpp");
@@ -377,6 +407,67 @@ TEST(Reports, TheClassroomResultOfAFailingClassFitsInAnEnvironmentVariable) {
     EXPECT_EQ(r.at("tests").size(), 7u);
     EXPECT_NE(r.at("tests")[0].at("message").get<std::string>().find("did not pass; the first"),
               std::string::npos);
+}
+
+// A skeleton's reason names its docs section already: a grouped entry does not name it twice.
+TEST(Reports, AGroupedClassroomEntryNamesItsDocsSectionOnce) {
+    socklab::grade::Grade g;
+    g.student = "s";
+    socklab::grade::Lab l;
+    l.id = "01";
+    l.build = "ok";
+    const std::string docs = "docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address";
+    for (int i = 0; i < 300; ++i) {
+        socklab::grade::Item item;
+        item.name = "test " + std::to_string(i) + std::string(100, 'x');
+        item.kind = "test";
+        item.group = "Step 1";
+        item.status = socklab::grade::Status::Failed;
+        item.reason = "not implemented yet: parse_ipv4 (read " + docs + ")" + std::string(200, ' ') + ".";
+        item.docs = docs;
+        l.items.push_back(item);
+    }
+    g.labs.push_back(l);
+    const json r = json::parse(socklab::grade::classroom_report(g));
+    ASSERT_EQ(r.at("tests").size(), 1u) << "expected the entries grouped (the JSON passes 64 KiB)";
+    const std::string message = r.at("tests")[0].at("message");
+    const auto first = message.find(docs);
+    ASSERT_NE(first, std::string::npos) << message;
+    EXPECT_EQ(message.find(docs, first + 1), std::string::npos) << "the docs section twice in: " << message;
+}
+
+// A lab whose test program does not start has no compiler errors: the table points to the reason,
+// and the wider build state keeps the columns aligned.
+TEST(Reports, ALabWhoseTestsDoNotStartPointsToTheReasonInTheTable) {
+    socklab::grade::Grade g;
+    g.student = "s";
+    for (const std::string build : {"ok", "test program does not start"}) {
+        socklab::grade::Lab l;
+        l.id = build == "ok" ? "04" : "05";
+        l.build = build;
+        l.max_score = 100;
+        l.read_first = "docs/labs/04-framing.md#step-1-gather-bytes-into-lines";
+        l.build_log = "timed out after 20.0 s when asked to list its tests";
+        g.labs.push_back(l);
+    }
+    const std::string text = socklab::grade::text_report(g, {});
+    std::istringstream lines(text);
+    std::string line;
+    std::vector<std::string> table;
+    while (std::getline(lines, line)) {
+        if (line.rfind("lab  build", 0) == 0 || line.rfind("04 ", 0) == 0 || line.rfind("05 ", 0) == 0) {
+            table.push_back(line);
+        }
+    }
+    ASSERT_EQ(table.size(), 3u) << text;
+    EXPECT_NE(table[2].find("test program does not start "), std::string::npos) << table[2];
+    EXPECT_NE(table[2].find("why its tests do not start, below"), std::string::npos) << table[2];
+    EXPECT_EQ(table[2].find("compiler"), std::string::npos) << table[2];
+    const auto points_end = [](const std::string& row) { return row.find(" / 100"); };
+    EXPECT_EQ(points_end(table[1]), points_end(table[2])) << "columns not aligned:\n"
+                                                          << table[1] << "\n"
+                                                          << table[2];
+    EXPECT_EQ(table[0].find("tests") + 5, table[1].find("0/0") + 3) << table[0] << "\n" << table[1];
 }
 
 TEST(Reports, JunitStaysValidXmlWhateverBytesTheProgramSent) {
@@ -704,6 +795,16 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
                                fast_rubric(GetParam(), build_seconds, test_seconds).string());
     const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ASSERT_EQ(g.exit_code, 0) << g.console;
+    if (expect["needs_mount_namespace"].value_or(false)) {
+        for (const auto& note : g.report.at("notes")) {
+            if (note.get<std::string>().find("no mount namespace") != std::string::npos) {
+                GTEST_SKIP()
+                    << "the grader could not hide folders from the programs on this machine, and this "
+                       "case looks into them: "
+                    << note.get<std::string>();
+            }
+        }
+    }
     // The budget: the build, then 10 s of tests (the rest are not run), the scripts, the sweep.
     EXPECT_LT(seconds, build_seconds + 60.0) << "the grader did not end within its budget";
     const json& l = lab(g.report, id);
