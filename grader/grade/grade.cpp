@@ -616,8 +616,7 @@ private:
             std::ostringstream points;
             points << hidden;
             grade.notes.push_back("visible checks only: the hidden scripts (" + points.str() +
-                                  " points of the rubric) were not run, and this score is out of the rest; "
-                                  "the instructor's grade runs them too");
+                                  " points of the rubric) were not run (--no-hidden), and this score is out of the rest");
         }
         // The submission's programs, the tests and the scripts talk over a loopback of their own:
         // nothing can leave the machine, and nothing clashes with another submission's ports.

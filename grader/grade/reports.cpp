@@ -71,6 +71,17 @@ std::string with_docs(std::string message, const std::string& docs) {
     return message;
 }
 
+// The first line of the report's entry for a lab whose build state is not "ok".
+std::string build_problem(const std::string& build) {
+    if (build == "refused") {
+        return "The lab's build was refused; every test and check of it scores 0.";
+    }
+    if (build == "compile error") {
+        return "The lab did not compile; every test and check of it scores 0.";
+    }
+    return "The lab's test program does not start; every test of it scores 0 (its scripts ran).";
+}
+
 int count(const Lab& lab, const std::string& kind, Status status) {
     int n = 0;
     for (const auto& i : lab.items) {
@@ -270,15 +281,12 @@ std::string gradescope_report(const Grade& grade) {
     int skipped = 0;
     for (const Lab& lab : grade.labs) {
         if (lab.build != "ok") {
-            tests.push_back(
-                {{"name", "lab " + lab.id + ": build"},
-                 {"score", 0},
-                 {"max_score", 0},
-                 {"status", "failed"},
-                 {"output", clean_text(std::string(lab.build == "refused" ? "The lab's build was refused"
-                                                                          : "The lab did not compile") +
-                                       "; every test and check of it scores 0.\n" + lab.build_log)},
-                 {"visibility", "visible"}});
+            tests.push_back({{"name", "lab " + lab.id + ": build"},
+                             {"score", 0},
+                             {"max_score", 0},
+                             {"status", "failed"},
+                             {"output", clean_text(build_problem(lab.build) + "\n" + lab.build_log)},
+                             {"visibility", "visible"}});
         }
         for (const Item& item : lab.items) {
             if (item.status == Status::Skipped) {

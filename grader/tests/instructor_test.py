@@ -140,7 +140,8 @@ def check_handout(root: Path, scratch: Path) -> None:
                f"./socklab test gave lab {lab} no docs section to read")
     expect(not (handout / "build" / "bin" / "socklab-grade").exists(),
            "the student build compiled the grader, which it never uses")
-    check_packages(handout)
+    listed = run(["bash", "./socklab", "deps", "--list"], cwd=handout).stdout.split()
+    check_packages(listed, handout / "build", "the handout's ./socklab")
     print("handout: ok")
 
 
@@ -159,21 +160,20 @@ def files_the_build_used(build: Path) -> set[str]:
     return {path for path in used if os.path.exists(path) and not os.path.isdir(path)}
 
 
-def check_packages(handout: Path) -> None:
-    """A fresh machine gets only the packages the handout's ./socklab installs: every file of the
-    machine that the student build used must belong to one of them or to one of their (installed)
-    dependencies. Catches a library the build needs that is on this machine by chance."""
-    listed = run(["bash", "./socklab", "deps", "--list"], cwd=handout).stdout.split()
-    expect(bool(listed), "./socklab deps --list printed no package in the handout")
+def check_packages(listed: list[str], build: Path, who: str) -> None:
+    """A fresh machine gets only the packages that `who` installs (`listed`): every file of the
+    machine that the build in `build` used must belong to one of them or to one of their
+    (installed) dependencies. Catches a library the build needs that is on this machine by chance."""
+    expect(bool(listed), f"{who} lists no package")
     closure = run(["apt-cache", "depends", "--recurse", "--installed", "--no-recommends", "--no-suggests",
-                   "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *listed], cwd=handout)
+                   "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *listed], cwd=build)
     installable = {line.strip() for line in closure.stdout.splitlines() if line and not line[0].isspace()}
     installable.update(listed)
     # Essential packages (coreutils, bash, ...) are on every Debian system, without being asked for.
-    essential = run(["dpkg-query", "-W", "-f", "${Package} ${Essential}\\n"], cwd=handout).stdout.splitlines()
+    essential = run(["dpkg-query", "-W", "-f", "${Package} ${Essential}\\n"], cwd=build).stdout.splitlines()
     installable.update(line.split()[0] for line in essential if line.endswith(" yes"))
-    used = sorted(files_the_build_used(handout / "build"))
-    expect(len(used) > 50, f"found only {len(used)} files of the machine in the student build")
+    used = sorted(files_the_build_used(build))
+    expect(len(used) > 50, f"found only {len(used)} files of the machine in {build}")
     owners: dict[str, str] = {}
     # dpkg knows a file by the path its package installed it as (/usr/bin/uname is coreutils'
     # /bin/uname on a merged /usr), so ask for the paths as found, then for the others with
@@ -193,14 +193,14 @@ def check_packages(handout: Path) -> None:
                 for package in packages.split(", "):
                     owners.setdefault(package.split(":")[0], asked[path])
         unowned = [path for path in unowned if path not in found]
-    expect(not unowned, "the student build uses files that no Debian package installed (built by hand, or "
-                        "under /usr/local?), which a fresh machine will not have:\n  " + "\n  ".join(unowned))
+    expect(not unowned, f"{build} uses files that no Debian package installed (built by hand, or under "
+                        "/usr/local?), which a fresh machine will not have:\n  " + "\n  ".join(unowned))
     missing = {package: path for package, path in owners.items() if package not in installable}
-    expect(not missing, "the student build uses files of Debian packages that the handout's ./socklab does "
-                        "not install (add them to its handout list):\n" +
+    expect(not missing, f"{build} uses files of Debian packages that {who} does not install (add them to "
+                        "its list):\n" +
                         "\n".join(f"  {package} ({path})" for package, path in sorted(missing.items())))
-    print(f"packages: the student build used {len(used)} files of {len(owners)} Debian packages, all "
-          f"installed by the handout's list of {len(listed)} or their dependencies")
+    print(f"packages: {build} used {len(used)} files of {len(owners)} Debian packages, all installed by "
+          f"{who}'s list of {len(listed)} or their dependencies")
 
 
 def check_classroom_workflow(path: Path, root: Path) -> None:
@@ -274,6 +274,10 @@ def check_gradescope(root: Path, scratch: Path) -> None:
     env = {"AUTOGRADER_ROOT": str(fake), "SOCKLAB_SKIP_PACKAGES": "1", "SOCKLAB_SETUP_SELF_CHECK": "0"}
     done = run(["bash", str(source / "setup.sh")], cwd=source, env=env, timeout=1500)
     expect(done.returncode == 0, f"setup.sh exited {done.returncode}:\n{tail(done.stdout + done.stderr, 60)}")
+    # Gradescope's image starts with nothing: what the grade build used must come from setup.sh's
+    # packages (on Debian 12, where this test runs, no fallback is needed).
+    listed = run(["bash", str(source / "setup.sh"), "--list-packages"], cwd=source, env=env).stdout.split()
+    check_packages(listed, source / "socklab" / "build-grade" / "build", "setup.sh")
 
     def grade(name: str, fill, args: list[str] | None = None) -> dict:
         submission = fake / "submission"

@@ -436,9 +436,10 @@ TEST(Reports, AGroupedClassroomEntryNamesItsDocsSectionOnce) {
     EXPECT_EQ(message.find(docs, first + 1), std::string::npos) << "the docs section twice in: " << message;
 }
 
-// A lab whose test program does not start has no compiler errors: the table points to the reason,
-// and the wider build state keeps the columns aligned.
-TEST(Reports, ALabWhoseTestsDoNotStartPointsToTheReasonInTheTable) {
+namespace {
+
+// Lab 04 built and ran; lab 05's test program did not start.
+socklab::grade::Grade a_lab_whose_tests_do_not_start() {
     socklab::grade::Grade g;
     g.student = "s";
     for (const std::string build : {"ok", "test program does not start"}) {
@@ -450,6 +451,15 @@ TEST(Reports, ALabWhoseTestsDoNotStartPointsToTheReasonInTheTable) {
         l.build_log = "timed out after 20.0 s when asked to list its tests";
         g.labs.push_back(l);
     }
+    return g;
+}
+
+} // namespace
+
+// A lab whose test program does not start has no compiler errors: the table points to the reason,
+// and the wider build state keeps the columns aligned.
+TEST(Reports, ALabWhoseTestsDoNotStartPointsToTheReasonInTheTable) {
+    const socklab::grade::Grade g = a_lab_whose_tests_do_not_start();
     const std::string text = socklab::grade::text_report(g, {});
     std::istringstream lines(text);
     std::string line;
@@ -468,6 +478,19 @@ TEST(Reports, ALabWhoseTestsDoNotStartPointsToTheReasonInTheTable) {
                                                           << table[1] << "\n"
                                                           << table[2];
     EXPECT_EQ(table[0].find("tests") + 5, table[1].find("0/0") + 3) << table[0] << "\n" << table[1];
+}
+
+TEST(Reports, TheGradescopeEntryOfALabWhoseTestsDoNotStartSaysSoNotThatItDidNotCompile) {
+    const json r = json::parse(socklab::grade::gradescope_report(a_lab_whose_tests_do_not_start()));
+    std::string output;
+    for (const auto& t : r.at("tests")) {
+        if (t.at("name") == "lab 05: build") {
+            output = t.at("output");
+        }
+    }
+    EXPECT_EQ(output.rfind("The lab's test program does not start", 0), 0u) << output;
+    EXPECT_EQ(output.find("compile"), std::string::npos) << output;
+    EXPECT_NE(output.find("timed out after 20.0 s"), std::string::npos) << output;
 }
 
 TEST(Reports, JunitStaysValidXmlWhateverBytesTheProgramSent) {

@@ -13,8 +13,14 @@ TREE="$HERE/socklab"
 export DEBIAN_FRONTEND=noninteractive
 
 # What the grader needs to build and run, by Debian/Ubuntu package name.
-PACKAGES=(cmake ninja-build g++ catch2 python3 python3-pip git iproute2 util-linux libasio-dev libcli11-dev
-    nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates)
+PACKAGES=(cmake ninja-build g++ catch2 libgtest-dev python3 python3-pip git iproute2 util-linux libasio-dev
+    libcli11-dev nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates)
+if [[ "${1:-}" == --list-packages ]]; then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
+# A failure says so last, where the eye lands (set -e stops at the failing command).
+trap 'status=$?; if ((status != 0)); then echo "setup.sh: FAILED (exit $status): read the output above" >&2; fi' EXIT
 
 install_packages() {
     apt-get update
