@@ -216,10 +216,13 @@ def parse_junit(path: Path, reasons: dict[str, str]) -> list[TestResult]:
         skipped = case.find("skipped")
         if status == "run":
             results.append(TestResult(name, "passed", "", seconds, output))
-        elif status == "notrun" and skipped is not None and \
-                skipped.get("message", "").startswith("SKIP_RETURN_CODE"):
-            why = next((l[len("SKIPPED:"):].strip() for l in output.splitlines() if l.startswith("SKIPPED:")),
-                       skipped.get("message", ""))
+        elif skipped is not None and status != "run" and \
+                skipped.get("message", "").startswith(("SKIP_RETURN_CODE", "SKIP_REGULAR_EXPRESSION")):
+            # Catch2 tests say "SKIPPED: why"; GoogleTest prints "FILE:LINE: Skipped" then why.
+            lines = output.splitlines()
+            why = next((l[len("SKIPPED:"):].strip() for l in lines if l.startswith("SKIPPED:")), "") or \
+                next((lines[i + 1].strip() for i, l in enumerate(lines[:-1]) if l.endswith(": Skipped")), "") or \
+                skipped.get("message", "")
             results.append(TestResult(name, "skipped", why, seconds, output))
         elif status == "disabled":
             results.append(TestResult(name, "skipped", "disabled", seconds, output))

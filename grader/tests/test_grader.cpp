@@ -183,6 +183,9 @@ TEST(Grader, ReplacingOneFunctionByTheSkeletonsDropsOnlyTheChecksThatNeedIt) {
             ++passed;
             continue;
         }
+        if (item.at("status") == "skipped") {
+            continue; // this machine cannot run it (no route to make unreachable, say): not a failure
+        }
         ++failed;
         EXPECT_NE(item.at("output").get<std::string>().find("classify_failure"), std::string::npos)
             << item.at("name") << " failed for another reason: " << item.at("reason");
