@@ -602,9 +602,13 @@ private:
             // programs but not replace them, and another submission of a batch cannot read them.
             (void)!::chown(copy.folder.c_str(), 0, static_cast<gid_t>(user_.uid()));
             ::chmod(copy.folder.c_str(), 0750);
-            if (!ec) {
-                copy_programs(bin, copy.folder / "bin");
-                bin = copy.folder / "bin";
+            try {
+                if (!ec) {
+                    copy_programs(bin, copy.folder / "bin");
+                    bin = copy.folder / "bin";
+                }
+            } catch (const std::exception&) {
+                // No copy (a full /run, say): the check below gives the grading user up and says why.
             }
         }
         Grade grade = b.grade;
@@ -615,8 +619,9 @@ private:
             }
             std::ostringstream points;
             points << hidden;
-            grade.notes.push_back("visible checks only: the hidden scripts (" + points.str() +
-                                  " points of the rubric) were not run (--no-hidden), and this score is out of the rest");
+            grade.notes.push_back(
+                "visible checks only: the hidden scripts (" + points.str() +
+                " points of the rubric) were not run (--no-hidden), and this score is out of the rest");
         }
         // The submission's programs, the tests and the scripts talk over a loopback of their own:
         // nothing can leave the machine, and nothing clashes with another submission's ports.
