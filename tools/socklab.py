@@ -485,7 +485,9 @@ def cmd_grade(args: list[str]) -> int:
                  "configuring the grading build", "Read the CMake error above.", quiet=True)
     run_step(["cmake", "--build", str(build_dir), "--target", "socklab-grade"], "building socklab-grade",
              "Read the compiler's errors above.", quiet=True)
-    grader = [str(build_dir / "bin" / "socklab-grade"), "--work", str(work)]
+    grader = [str(build_dir / "bin" / "socklab-grade")]
+    if not any(arg == "--work" or arg.startswith("--work=") for arg in args):
+        grader += ["--work", str(work)]  # unless the caller names a work folder of its own
     if HANDOUT:
         # The student's own tree, each lab on the student's labs below it, without hidden checks
         # (the handout has none): the grader's report says so too.

@@ -1147,8 +1147,16 @@ private:
         for (const auto& [name, p] : programs_) {
             // refpeer plays a part in the script; the program under test is the one to attach.
             if (p->port() > 0 && !p->attached() && p->command().find("/refpeer") == std::string::npos) {
+                // Shown where the replay command runs its programs from (the grader's replay is
+                // build/bin/socklab-script in the student's checkout), not the grader's work folder.
+                std::string shown = p->command();
+                const auto slash = options_.replay.front().rfind('/');
+                if (slash != std::string::npos && !options_.bin_dir.empty() &&
+                    shown.rfind(options_.bin_dir + "/", 0) == 0) {
+                    shown = options_.replay.front().substr(0, slash) + shown.substr(options_.bin_dir.size());
+                }
                 out += "replay against a " + name + " you start yourself (say under gdb --args ";
-                out += p->command() + "): " + cmd;
+                out += shown + "): " + cmd;
                 out += std::string(options_.time_scale == 1.0 ? " --time-scale 20" : "") + " --attach " +
                        name + "=PORT\n";
             }

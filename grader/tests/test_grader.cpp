@@ -152,6 +152,22 @@ TEST(Grader, TheSkeletonGetsZeroAndEachLabSaysWhatToReadFirst) {
     EXPECT_NE(text.find("docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address"), std::string::npos) << text;
 }
 
+// The report reaches students: the commands it gives them run in their own checkout, never in the
+// grader's work folder, which they do not have.
+TEST(Grader, TheCommandsAReportGivesRunInTheStudentsCheckout) {
+    const Graded g = grade("skeleton-04", handout_copy("skeleton-04"), "--labs 04");
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    const std::string text = read_file(g.out / "report.txt");
+    EXPECT_NE(text.find("(say under gdb --args build/bin/lab04-server)"), std::string::npos) << text;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.find("rerun:") != std::string::npos || line.find("replay") != std::string::npos) {
+            EXPECT_EQ(line.find((kScratch / "work").string()), std::string::npos) << line;
+        }
+    }
+}
+
 TEST(Grader, OneLabFileFromTheSkeletonCostsOnlyThatLab) {
     const fs::path sub = solutions_copy("one-skeleton-file");
     fs::copy_file(kRoot / "labs/04-framing/src/line_framer.cpp", sub / "04-framing/line_framer.cpp",
