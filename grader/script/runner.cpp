@@ -1156,7 +1156,8 @@ private:
                     shown = options_.replay.front().substr(0, slash) + shown.substr(options_.bin_dir.size());
                 }
                 out += "replay against a " + name + " you start yourself (say under gdb --args ";
-                out += shown + "): " + cmd;
+                out += shown;
+                out += "): " + cmd;
                 out += std::string(options_.time_scale == 1.0 ? " --time-scale 20" : "") + " --attach " +
                        name + "=PORT\n";
             }
