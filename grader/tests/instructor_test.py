@@ -324,7 +324,15 @@ def check_gradescope(root: Path, scratch: Path) -> None:
             shutil.copy(f, s / f.name)
         for f in case.rglob("*.cpp"):
             shutil.copy(f, s / f.name)
-    result = grade("corpus 04-one-read-one-message (loose files)", loose, ["--labs", "04"])
+    # --labs 04 is set the way course-setup.md tells an instructor to: in run_autograder's
+    # COURSE_OPTIONS line, since Gradescope passes the script no arguments.
+    script = fake / "run_autograder"
+    text = script.read_text()
+    expect(text.count("\nCOURSE_OPTIONS=()\n") == 1, "run_autograder has no line COURSE_OPTIONS=() to edit")
+    script.write_text(text.replace("\nCOURSE_OPTIONS=()\n", "\nCOURSE_OPTIONS=(--labs 04)\n"))
+    result = grade("corpus 04-one-read-one-message (loose files)", loose)
+    labs = sorted({t["name"].split(":")[0] for t in result["tests"]})
+    expect(labs == ["lab 04"], f"COURSE_OPTIONS=(--labs 04) graded {labs}, expected lab 04 alone")
     expect(0 < result["score"] < result["extra_data"]["max_score"],
            f"the case scored {result['score']}, expected partial credit (it passes unfragmented checks only)")
     missing = [t["name"] for t in result["tests"] if "not implemented yet" in t["output"]]
