@@ -1343,28 +1343,39 @@ private:
             names.insert(item.name);
             groups_seen.insert(item.group);
         }
-        const auto fail = [&](const std::string& what) {
-            throw std::runtime_error(rubric_.path + ": lab " + lr.id + ": " + what);
+        // path:LINE: when the mistake is on a line of the rubric, as a compiler would say it.
+        const auto fail = [&](int line, const std::string& what) {
+            std::string at = rubric_.path;
+            if (line > 0) {
+                at += ":" + std::to_string(line);
+            }
+            throw std::runtime_error(at + ": lab " + lr.id + ": " + what);
+        };
+        const auto line_of = [&](const std::string& name) {
+            const auto found = lr.lines.find(name);
+            return found == lr.lines.end() ? 0 : found->second;
         };
         for (const auto& g : lr.groups) {
             if (groups_seen.count(g.name) == 0) {
-                fail("the group \"" + g.name + "\" has no test: no test case is tagged [" + g.section + "]");
+                fail(g.line,
+                     "the group \"" + g.name + "\" has no test: no test case is tagged [" + g.section + "]");
             }
         }
         for (const auto& [name, reason] : lr.ungraded) {
             if (names.count(name) == 0) {
-                fail("[[lab.ungraded]] names \"" + name + "\", which is not a test of the lab");
+                fail(line_of(name),
+                     "[[lab.ungraded]] names \"" + name + "\", which is not a test of the lab");
             }
         }
         for (const auto& [name, weight] : lr.check_weights) {
             if (names.count(name) == 0 && o_.hidden) { // without hidden scripts, their checks are absent
-                fail("[lab.scripts.weights] names \"" + name +
-                     "\", which is not a check (\"script/check name\")");
+                fail(line_of(name), "[lab.scripts.weights] names \"" + name +
+                                        "\", which is not a check (\"script/check name\")");
             }
         }
         for (const auto& item : lab.items) {
             if (item.group == kNoGroup) {
-                fail("the test \"" + item.name + "\" is in no [[lab.group]] (its docs tag has no group)");
+                fail(0, "the test \"" + item.name + "\" is in no [[lab.group]] (its docs tag has no group)");
             }
         }
     }

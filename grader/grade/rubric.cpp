@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <sstream>
 #include <string_view>
 
@@ -55,6 +56,24 @@ void check_keys(const std::string& path, const toml::table& table,
     }
 }
 
+// A check name such as "the server closes after the client's FIN" cannot be a TOML literal key
+// ('...'), which the docs suggest for names with backslashes; toml++'s own message ("expected
+// '=', saw 's'") does not say why. True when the line starts with a single-quoted key that holds
+// another ' before its '='.
+bool quote_in_literal_key(const std::string& path, int line_number) {
+    std::ifstream in(path);
+    std::string line;
+    for (int n = 1; n <= line_number && std::getline(in, line); ++n) {
+    }
+    const auto start = line.find_first_not_of(" \t");
+    const auto equals = line.rfind('=');
+    if (start == std::string::npos || line[start] != '\'' || equals == std::string::npos) {
+        return false;
+    }
+    return std::count(line.begin() + static_cast<std::ptrdiff_t>(start),
+                      line.begin() + static_cast<std::ptrdiff_t>(equals), '\'') > 2;
+}
+
 } // namespace
 
 const LabRubric* Rubric::lab(const std::string& id) const {
@@ -72,7 +91,15 @@ Rubric load_rubric(const std::string& path) {
         root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
         std::ostringstream out;
-        out << path << ":" << e.source().begin.line << ": " << e.description();
+        out << path; // line 0: the file itself could not be read
+        if (e.source().begin.line > 0) {
+            out << ":" << e.source().begin.line;
+        }
+        out << ": " << e.description();
+        if (quote_in_literal_key(path, static_cast<int>(e.source().begin.line))) {
+            out << " (a key in single quotes ends at the next ', so a check name with an apostrophe"
+                   " needs double quotes: \"script/the client's check\" = 3)";
+        }
         throw RubricError(out.str());
     }
     Rubric rubric;
@@ -128,7 +155,7 @@ Rubric load_rubric(const std::string& path) {
                 }
                 check_keys(path, *gt, {"name", "section", "points"}, "[[lab.group]]");
                 TestGroup group{text_of(path, *gt, "name", g), text_of(path, *gt, "section", g),
-                                points_of(path, *gt, "points")};
+                                points_of(path, *gt, "points"), static_cast<int>(g.source().begin.line)};
                 lab.groups.push_back(std::move(group));
             }
         }
@@ -144,6 +171,7 @@ Rubric load_rubric(const std::string& path) {
                                           "\" must be a number, 0 or more");
                     }
                     lab.check_weights[std::string(key.str())] = *w;
+                    lab.lines[std::string(key.str())] = static_cast<int>(value.source().begin.line);
                 }
             }
         }
@@ -154,7 +182,9 @@ Rubric load_rubric(const std::string& path) {
                     throw RubricError(where(path, u) + ": [[lab.ungraded]] must be a table");
                 }
                 check_keys(path, *ut, {"test", "reason"}, "[[lab.ungraded]]");
-                lab.ungraded[text_of(path, *ut, "test", u)] = text_of(path, *ut, "reason", u);
+                const std::string test = text_of(path, *ut, "test", u);
+                lab.ungraded[test] = text_of(path, *ut, "reason", u);
+                lab.lines[test] = static_cast<int>(u.source().begin.line);
             }
         }
         rubric.labs.push_back(std::move(lab));

@@ -14,6 +14,7 @@ struct TestGroup {
     std::string name;
     std::string section; // the tag, as in [docs/labs/02-server.md#step-1-bind-and-listen]
     double points = 0;
+    int line = 0; // where the group starts in the rubric, for errors
 };
 
 struct LabRubric {
@@ -24,6 +25,7 @@ struct LabRubric {
     double hidden_scripts = 0;  // points shared by the checks of grader/hidden/NN-*/
     std::map<std::string, double> check_weights; // "script/check name" -> weight (overrides the script's)
     std::map<std::string, std::string> ungraded; // test name -> why it earns no points
+    std::map<std::string, int> lines;            // a weight's or an ungraded test's name -> its line
 };
 
 struct Rubric {

@@ -601,6 +601,45 @@ TEST(Rubric, ATimeOutCountBelowOneIsAnErrorWithItsLine) {
     }
 }
 
+TEST(Rubric, ACheckNameWithAnApostropheInSingleQuotesSaysToUseDoubleQuotes) {
+    const fs::path file = kScratch / "rubrics" / "apostrophe.toml";
+    write_file(file, "[[lab]]\nid = \"02\"\ntitle = \"t\"\n  [lab.scripts.weights]\n"
+                     "  'echo/after the client's FIN the server closes too' = 3\n");
+    try {
+        (void)socklab::grade::load_rubric(file.string());
+        FAIL() << "no error";
+    } catch (const socklab::grade::RubricError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("apostrophe.toml:5: "), std::string::npos) << what;
+        EXPECT_NE(what.find("needs double quotes"), std::string::npos) << what;
+    }
+}
+
+TEST(Rubric, ThatNameInDoubleQuotesIsAWeight) {
+    const fs::path file = kScratch / "rubrics" / "double-quoted.toml";
+    write_file(file, "[[lab]]\nid = \"02\"\ntitle = \"t\"\n  [lab.scripts.weights]\n"
+                     "  \"echo/after the client's FIN the server closes too\" = 3\n");
+    const auto rubric = socklab::grade::load_rubric(file.string());
+    EXPECT_EQ(rubric.labs.at(0).check_weights.at("echo/after the client's FIN the server closes too"), 3);
+}
+
+TEST(Grader, AWeightThatNamesNoCheckStopsTheGraderWithTheRubricsLine) {
+    std::string text = read_file(kRoot / "grader/rubric.toml");
+    ASSERT_EQ(text.back(), '\n');
+    const auto key_line = std::count(text.begin(), text.end(), '\n') + 2;
+    text += "  [lab.scripts.weights]\n  'shutdown/no such check' = 3\n"; // in the last lab, 05
+    const fs::path rubric = kScratch / "rubrics" / "names-no-check.toml";
+    write_file(rubric, text);
+    const Graded g =
+        grade("names-no-check", solutions_copy("names-no-check"), "--labs 05 --rubric " + rubric.string());
+    EXPECT_EQ(g.exit_code, 70) << g.console;
+    const std::string expect =
+        "names-no-check.toml:" + std::to_string(key_line) +
+        ": lab 05: [lab.scripts.weights] names \"shutdown/no such check\", which is not a check";
+    EXPECT_NE(g.console.find(expect), std::string::npos)
+        << "expected: " << expect << "\nactual: " << g.console;
+}
+
 TEST(Rubric, TheProjectsRubricGivesEachLab100Points) {
     const auto rubric = socklab::grade::load_rubric((kRoot / "grader/rubric.toml").string());
     ASSERT_EQ(rubric.labs.size(), 5u);
