@@ -296,8 +296,20 @@ def check_gradescope(root: Path, scratch: Path) -> None:
         print(f"{name}: score {result['score']:.2f} of {total:.2f}, {len(result['tests'])} tests")
         return result
 
-    # The reference solutions, handed in like solutions/ (one folder per lab): full marks.
-    result = grade("reference solutions", lambda s: shutil.copytree(root / "solutions", s, dirs_exist_ok=True))
+    # The reference solutions, handed in as students hand in: a zip of their clone of the handout,
+    # one folder down, with the lab pages' docs/labs/ beside labs/ (which must not be taken for the
+    # lab folders), and the reference files in place of the skeleton's: full marks.
+    def solved_clone(s: Path) -> None:
+        clone = s / "socklab-handout-main"
+        shutil.copytree(root / "labs", clone / "labs")
+        shutil.copytree(root / "docs", clone / "docs", ignore=shutil.ignore_patterns("instructors"))
+        shutil.copy(root / "README.md", clone / "README.md")
+        for lab in (root / "solutions").iterdir():
+            for f in lab.iterdir():
+                targets = list((clone / "labs" / lab.name).rglob(f.name))
+                expect(len(targets) == 1, f"{lab.name}/{f.name}: {len(targets)} files of that name in labs/")
+                shutil.copy(f, targets[0])
+    result = grade("reference solutions (a clone of the handout, zipped)", solved_clone)
     top = result["extra_data"]["max_score"]
     expect(abs(result["score"] - top) < 1e-6,
            f"the reference solutions scored {result['score']} of {top}; failures: " +
