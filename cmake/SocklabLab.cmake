@@ -22,6 +22,8 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${SOCKLAB_MANIFES
 # socklab_labNN is the reference code the labs above build on.
 set(SOCKLAB_GRADE_DIR "" CACHE PATH "Grade mode: build the labs' programs and tests from the files in this folder")
 option(SOCKLAB_GRADE_CUMULATIVE "Grade mode: build lab N on the graded code of the labs below it" OFF)
+set(SOCKLAB_GRADE_OBJECTS "${CMAKE_BINARY_DIR}/graded" CACHE PATH
+    "Grade mode: where the grader puts labNN/libgraded.a, the graded code it compiled in its sandbox")
 
 # Seconds a single test case may run before CTest kills it (the tests' own deadlines are shorter).
 set(SOCKLAB_TEST_TIMEOUT 20 CACHE STRING "CTest TIMEOUT of every lab test case, in seconds")
@@ -83,9 +85,18 @@ function(socklab_add_lab id folder)
     if(SOCKLAB_GRADE_CUMULATIVE)
       set(below ${SOCKLAB_GRADED_LIBRARIES})
     endif()
-    add_library(${lib}_graded STATIC ${graded_sources})
-    target_include_directories(${lib}_graded PUBLIC ${lab_dir}/include)
-    target_link_libraries(${lib}_graded PUBLIC socklab_common ${below})
+    # The graded code is compiled by the grader inside its sandbox (grader/sandbox/), with the
+    # commands that ${lib}_graded_objects puts in compile_commands.json (this build never
+    # compiles it: EXCLUDE_FROM_ALL), into SOCKLAB_GRADE_OBJECTS/labNN/libgraded.a, which the
+    # lab's programs and tests link here.
+    add_library(${lib}_graded_objects OBJECT EXCLUDE_FROM_ALL ${graded_sources})
+    target_include_directories(${lib}_graded_objects PRIVATE ${lab_dir}/include)
+    target_link_libraries(${lib}_graded_objects PRIVATE socklab_common ${below})
+    add_library(${lib}_graded STATIC IMPORTED GLOBAL)
+    set_target_properties(${lib}_graded PROPERTIES
+      IMPORTED_LOCATION ${SOCKLAB_GRADE_OBJECTS}/lab${id}/libgraded.a
+      INTERFACE_INCLUDE_DIRECTORIES ${lab_dir}/include)
+    target_link_libraries(${lib}_graded INTERFACE socklab_common ${below})
     set(SOCKLAB_GRADED_LIBRARIES ${SOCKLAB_GRADED_LIBRARIES} ${lib}_graded PARENT_SCOPE)
     set(SOCKLAB_LAB_LIBRARIES ${SOCKLAB_LAB_LIBRARIES} ${lib} PARENT_SCOPE)
     set(lib ${lib}_graded)
@@ -101,6 +112,10 @@ function(socklab_add_lab id folder)
     add_executable(${name} ${app})
     target_link_libraries(${name} PRIVATE ${lib})
     list(APPEND programs ${name})
+    if(SOCKLAB_GRADE_DIR)
+      # Built by the grader once the graded code is compiled, not by a plain build of the tree.
+      set_target_properties(${name} PROPERTIES EXCLUDE_FROM_ALL ON)
+    endif()
   endforeach()
 
   # The lab's tests (given code).
@@ -116,7 +131,7 @@ function(socklab_add_lab id folder)
     target_compile_definitions(${test_exe}_objects PRIVATE
       SOCKLAB_LAB_DIR="${lab_dir}" SOCKLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       SOCKLAB_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
-    add_executable(${test_exe} $<TARGET_OBJECTS:${test_exe}_objects>)
+    add_executable(${test_exe} EXCLUDE_FROM_ALL $<TARGET_OBJECTS:${test_exe}_objects>)
     target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main)
     add_executable(${test_exe}_list $<TARGET_OBJECTS:${test_exe}_objects>)
     target_link_libraries(${test_exe}_list PRIVATE socklab_lab${id} socklab_catch_main)

@@ -1,20 +1,27 @@
 #include "grade.hpp"
 
 #include "bounded.hpp"
+#include "catch_report.hpp"
+#include "cgroup.hpp"
+#include "intake.hpp"
+#include "objects.hpp"
 #include "process.hpp"
 #include "runner.hpp"
+#include "sandbox.hpp"
 #include "script.hpp"
 
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,31 +111,6 @@ std::string first_errors(const std::string& log) {
 
 std::vector<std::string> lines_of(const std::string& text);
 
-// Catch2's console reporter ends a run whose tests all passed with "All tests passed (N
-// assertions in 1 test case)" as its last line: a zero exit status without it is not a pass (the
-// code under test ended the program, or printed the line itself earlier on).
-bool ends_with_catch_summary(const std::string& output) {
-    const auto lines = lines_of(output);
-    static const std::regex summary(R"(^All tests passed \([0-9]+ assertions? in 1 test case\)\s*$)");
-    if (lines.size() >= 2 && lines.back() == "assertions: - none -" &&
-        lines[lines.size() - 2] == "test cases: 1 | 1 passed") {
-        return true; // a test that checks by running to its end, with no assertion
-    }
-    return !lines.empty() && std::regex_match(lines.back(), summary);
-}
-
-// Catch2 v2 reads a test name as a test spec: escape the characters that mean something there.
-std::string catch_spec(const std::string& name) {
-    std::string out;
-    for (const char c : name) {
-        if (c == ',' || c == '[' || c == ']' || c == '\\' || c == '*' || c == '~') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
@@ -148,33 +130,6 @@ std::string docs_in(const std::string& output) {
     std::smatch m;
     if (std::regex_search(output, m, not_implemented) || std::regex_search(output, m, read_line)) {
         return m[1];
-    }
-    return "";
-}
-
-// One line that says why a Catch2 test failed: the exception message or the failed expression.
-std::string catch_reason(const std::string& output) {
-    const auto lines = lines_of(output);
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        if (lines[i].find("FAILED:") == std::string::npos) {
-            continue;
-        }
-        for (std::size_t j = i + 1; j < lines.size() && j < i + 12; ++j) {
-            const std::string& l = lines[j];
-            if (l.find("with message:") != std::string::npos ||
-                l.find("with expansion:") != std::string::npos) {
-                if (j + 1 < lines.size()) {
-                    std::string text = lines[j + 1];
-                    text.erase(0, text.find_first_not_of(' '));
-                    return text;
-                }
-            }
-        }
-        if (i + 1 < lines.size()) {
-            std::string text = lines[i + 1];
-            text.erase(0, text.find_first_not_of(' '));
-            return text;
-        }
     }
     return "";
 }
@@ -206,13 +161,50 @@ int kill_leftovers(const fs::path& bin) {
     });
 }
 
+// The network namespace the grader started in: a grade moves its thread to a private one, and a
+// lease must be seen by graders in other namespaces (below).
+int original_network() {
+    static const int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    return fd;
+}
+
+// Binds the abstract socket name in the grader's first network namespace and returns it, or -1
+// when another process holds the name. Abstract names are per network namespace, not per file
+// system: a grader in a chroot with its own /run sees the same ones.
+int bind_abstract(const std::string& name) {
+    const int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    const bool moved = original_network() >= 0 && here >= 0 && ::setns(original_network(), CLONE_NEWNET) == 0;
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (moved) {
+        (void)::setns(here, CLONE_NEWNET);
+    }
+    if (here >= 0) {
+        ::close(here);
+    }
+    if (fd < 0) {
+        return -1;
+    }
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path + 1, name.data(), std::min(name.size(), sizeof address.sun_path - 2));
+    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), size) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 // The user the submission's programs run as, when the grader is root: an id of no account
-// (61000-61999), held with flock(2) on /run/socklab-grade/ID.lock for as long as it lives, so that
-// graders at once (a batch's jobs, or two instructors) never share one: the process cap counts
-// per user, and the sweep kills every process of the user. -1 when the grader is not root.
+// (61000-61999), held for as long as it lives by flock(2) on /run/socklab-grade/ID.lock and by the
+// abstract socket @socklab-grade-uid-ID, so that graders at once (a batch's jobs, two instructors,
+// or a grader in a chroot with a /run of its own beside one outside) never share one: the
+// process cap counts per user, and the sweep kills every process of the user.
+// -1 when the grader is not root.
 class UserLease {
 public:
     UserLease() {
+        (void)original_network();
         if (::geteuid() != 0) {
             why_not_ = "the grader is not root, so it cannot run them as another user";
             return;
@@ -232,9 +224,15 @@ public:
             const int fd =
                 ::open((dir / (std::to_string(id) + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
             if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-                uid_ = id;
-                fd_ = fd;
-            } else if (fd >= 0) {
+                const int name = bind_abstract("socklab-grade-uid-" + std::to_string(id));
+                if (name >= 0) {
+                    uid_ = id;
+                    fd_ = fd;
+                    name_fd_ = name;
+                    continue;
+                }
+            }
+            if (fd >= 0) {
                 ::close(fd);
             }
         }
@@ -243,8 +241,10 @@ public:
         }
     }
     ~UserLease() {
-        if (fd_ >= 0) {
-            ::close(fd_);
+        for (const int fd : {fd_, name_fd_}) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
         }
     }
     UserLease(const UserLease&) = delete;
@@ -252,72 +252,13 @@ public:
 
     [[nodiscard]] int uid() const { return uid_; }
     [[nodiscard]] const std::string& why_not() const { return why_not_; }
-    void give_up(std::string why) { uid_ = -1, why_not_ = std::move(why); }
 
 private:
     int uid_ = -1;
     int fd_ = -1;
+    int name_fd_ = -1;
     std::string why_not_;
 };
-
-// Whether user uid can list and run what is in folder (every folder above it must let others
-// through): checked in a child that becomes the user.
-bool user_can_reach(int uid, const fs::path& folder) {
-    const std::string path = folder.string();
-    std::shared_lock forking(script::fork_lock());
-    const pid_t pid = ::fork();
-    if (pid != 0) {
-        forking.unlock();
-    }
-    if (pid == 0) {
-        const auto id = static_cast<uid_t>(uid);
-        const bool ok = ::setgroups(0, nullptr) == 0 && ::setresgid(id, id, id) == 0 &&
-                        ::setresuid(id, id, id) == 0 && ::access(path.c_str(), R_OK | X_OK) == 0;
-        ::_exit(ok ? 0 : 1);
-    }
-    int status = 0;
-    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// Why this machine will not give the grader's children a mount namespace of their own ("" when
-// it will): tried in a child.
-std::string mount_namespace_refused() {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        return std::strerror(errno);
-    }
-    std::shared_lock forking(script::fork_lock());
-    const pid_t pid = ::fork();
-    if (pid != 0) {
-        forking.unlock();
-    }
-    if (pid == 0) {
-        // {errno, which call}: 1 unshare, 2 the mount that makes every mount private
-        int e[2] = {0, 0};
-        if (::unshare(CLONE_NEWNS) != 0) {
-            e[0] = errno, e[1] = 1;
-        } else if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-            e[0] = errno, e[1] = 2;
-        }
-        (void)!::write(pipe_fds[1], e, sizeof e);
-        ::_exit(0);
-    }
-    ::close(pipe_fds[1]);
-    int e[2] = {ECHILD, 1};
-    (void)!::read(pipe_fds[0], e, sizeof e);
-    ::close(pipe_fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (e[0] == 0) {
-        return "";
-    }
-    if (e[1] == 2) {
-        // In a chroot, / is a folder, not a mount point, and EINVAL says so.
-        return std::string("mount(\"/\", MS_REC | MS_PRIVATE): ") + std::strerror(e[0]) +
-               (e[0] == EINVAL ? " (is / a chroot, not a mount point?)" : "");
-    }
-    return std::string("unshare(CLONE_NEWNS): ") + std::strerror(e[0]);
-}
 
 // How many processes of user uid are alive: the real user id and the state from /proc/PID/status.
 // Zombies (which wait only for their parent to reap them) count only with count_zombies.
@@ -470,8 +411,13 @@ void copy_programs(const fs::path& from, const fs::path& to) {
     }
 }
 
-constexpr std::uintmax_t kMaxSourceBytes = 1 << 20;
 const std::string kNoGroup = "(in no group of the rubric)";
+
+// The instructor's tree failed (it does not configure or build), not a submission: a batch stops.
+class TreeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class Grader {
 public:
@@ -505,9 +451,12 @@ public:
     }
 
 private:
-    UserLease user_;                  // the user the submission's programs and preprocessing run as
-    script::Confinement confinement_; // of the submission's programs, set by run_phase
-    std::chrono::steady_clock::time_point lab_deadline_; // the current lab's time budget ends
+    UserLease user_;                        // the user the submission's programs and compiler run as
+    std::string sandbox_why_not_;           // "" when bubblewrap works here (set_up_sandbox)
+    std::unique_ptr<sandbox::Group> group_; // the submission's cgroup, or none (per-process limits)
+    script::Confinement confinement_;       // of the submission's programs, set by run_phase
+    std::chrono::steady_clock::time_point submission_deadline_; // the rubric's submission_timeout_seconds
+    std::chrono::steady_clock::time_point lab_deadline_;        // the current lab's time budget ends
     std::string lab_cut_; // why the rest of the current lab is not run (its timed-out tests), or ""
 
     struct Built {
@@ -521,7 +470,11 @@ private:
     // Places the submission's files, configures and builds every graded lab.
     Built build_phase() {
         const auto started = std::chrono::steady_clock::now();
+        submission_deadline_ =
+            started +
+            std::chrono::milliseconds(static_cast<long long>(rubric_.submission_timeout_seconds * 1000));
         Built b;
+        set_up_sandbox(b.grade);
         b.grade.student = o_.student;
         b.grade.submission = o_.submission;
         b.grade.cumulative = o_.cumulative;
@@ -539,6 +492,16 @@ private:
         }
         configure();
         build_shared();
+        // No library of an earlier grade (another student's) may be linked into this one.
+        std::error_code cleared;
+        fs::remove_all(build_ / "graded", cleared);
+        std::size_t highest = 0;
+        for (std::size_t i = 0; i < b.manifest.size(); ++i) {
+            if (o_.labs.empty() ||
+                std::find(o_.labs.begin(), o_.labs.end(), b.manifest[i].id) != o_.labs.end()) {
+                highest = i + 1;
+            }
+        }
         std::set<std::string> uncompiled;
         for (std::size_t i = 0; i < b.manifest.size(); ++i) {
             const auto& m = b.manifest[i];
@@ -547,19 +510,26 @@ private:
                 o_.labs.empty() || std::find(o_.labs.begin(), o_.labs.end(), m.id) != o_.labs.end();
             b.graded.push_back(graded);
             if (!graded) {
+                // --cumulative links the labs below a graded one: compile them too.
+                if (o_.cumulative && i < highest) {
+                    Lab below = lab;
+                    o_.progress("lab " + m.id + ": compiling (a graded lab above builds on it)");
+                    if (!compile_lab(m, below)) {
+                        uncompiled.insert(m.id);
+                    }
+                }
                 b.compiled.push_back(false);
                 continue;
             }
             if (rubric_.lab(m.id) == nullptr) {
-                throw std::runtime_error("the rubric " + rubric_.path + " has no [[lab]] with id = \"" +
-                                         m.id + "\"");
+                throw TreeError("the rubric " + rubric_.path + " has no [[lab]] with id = \"" + m.id + "\"");
             }
             o_.progress("lab " + m.id + ": building");
             if (o_.cumulative && !uncompiled.empty()) {
                 lab.build = "compile error";
                 lab.build_log =
                     "with --cumulative this lab builds on the student's own labs below it, and lab " +
-                    *uncompiled.begin() + " did not compile (see its errors)";
+                    *uncompiled.begin() + " did not compile or was refused (see its build log)";
                 uncompiled.insert(m.id);
                 b.compiled.push_back(false);
             } else if (!build_lab(m, lab)) {
@@ -577,40 +547,7 @@ private:
     // Runs the graded labs' tests and scripts from the programs in built_bin, and scores them.
     Grade run_phase(Built& b, const fs::path& built_bin) {
         const auto started = std::chrono::steady_clock::now();
-        // A tree in a folder closed to other users (root's home, /root, is mode 700) keeps the
-        // grading user from its programs: they then run from a copy in a folder it can reach,
-        // which is this user's alone (its lease) and removed at the end.
-        fs::path bin = built_bin;
-        struct RemoveAtEnd {
-            fs::path folder;
-            ~RemoveAtEnd() {
-                std::error_code ec;
-                if (!folder.empty()) {
-                    fs::remove_all(folder, ec);
-                }
-            }
-        } copy;
-        if (user_.uid() >= 0 && !user_can_reach(user_.uid(), bin)) {
-            const fs::path parent = "/run/socklab-grade-programs";
-            std::error_code ec;
-            fs::create_directories(parent, ec);
-            ::chmod(parent.c_str(), 0711); // others may pass through, not list
-            copy.folder = parent / std::to_string(user_.uid());
-            fs::remove_all(copy.folder, ec);
-            fs::create_directories(copy.folder, ec);
-            // Root's, readable by the grading user's group only: the submission can run its
-            // programs but not replace them, and another submission of a batch cannot read them.
-            (void)!::chown(copy.folder.c_str(), 0, static_cast<gid_t>(user_.uid()));
-            ::chmod(copy.folder.c_str(), 0750);
-            try {
-                if (!ec) {
-                    copy_programs(bin, copy.folder / "bin");
-                    bin = copy.folder / "bin";
-                }
-            } catch (const std::exception&) {
-                // No copy (a full /run, say): the check below gives the grading user up and says why.
-            }
-        }
+        const fs::path& bin = built_bin;
         Grade grade = b.grade;
         if (!o_.hidden) {
             double hidden = 0;
@@ -630,64 +567,14 @@ private:
                                             "(loopback only)"
                                           : "network: no namespace of its own could be made (" + why +
                                                 "); the programs shared the machine's network");
-        UserLease& user = user_;
-        if (user.uid() >= 0 && !user_can_reach(user.uid(), bin)) {
-            user.give_up("another user cannot reach " + bin.string() +
-                         " (a folder above it is closed to others)");
-        } else if (bin != built_bin) {
-            grade.notes.push_back("programs: run from a copy in " + bin.string() +
-                                  ", as another user cannot reach " + built_bin.string() +
-                                  " (a folder above it is closed to others)");
-        }
-        confinement_ = {};
-        if (user.uid() >= 0) {
-            confinement_.uid = user.uid();
-            (void)kill_user(user.uid()); // what a grader killed mid-grade left running as this user
-            const std::string where = fs::weakly_canonical(bin).string() + "/";
-            const auto holds_the_programs = [&where](const fs::path& p) {
-                return where.rfind(fs::weakly_canonical(p).string() + "/", 0) == 0;
-            };
-            std::vector<fs::path> hide{root_ / "solutions",
-                                       root_ / "grader" / "hidden",
-                                       root_ / "grader" / "corpus",
-                                       root_ / ".git",
-                                       files_,
-                                       build_};
-            // The instructor's other builds hold the reference code compiled, and test copies of it.
-            std::error_code ec;
-            for (const auto& entry : fs::directory_iterator(root_, ec)) {
-                if (entry.is_directory() && entry.path().filename().string().rfind("build", 0) == 0) {
-                    hide.push_back(entry.path());
-                }
-            }
-            for (const auto& p : o_.private_paths) {
-                hide.push_back(fs::absolute(p));
-            }
-            for (const auto& p : hide) {
-                if (fs::exists(p) && !holds_the_programs(p)) {
-                    confinement_.hide.push_back(p.string());
-                }
-            }
-            for (const std::string tmp : {"/tmp", "/var/tmp", "/dev/shm"}) {
-                if (!holds_the_programs(tmp)) {
-                    confinement_.fresh.push_back(tmp);
-                }
-            }
-            std::string hidden =
-                "without the reference solutions, hidden scripts, other builds or reports in "
-                "sight, and with temporary folders of their own";
-            if (const std::string why = mount_namespace_refused(); !why.empty()) {
-                confinement_.hide.clear();
-                confinement_.fresh.clear();
-                hidden =
-                    "but with every folder the grader can read in sight (no mount namespace: " + why + ")";
-            }
-            grade.notes.push_back("processes: the programs ran as user id " + std::to_string(user.uid()) +
-                                  ", at most " + std::to_string(confinement_.max_processes) + " processes, " +
-                                  hidden + "; every process of that user was killed after each lab");
+        if (user_.uid() >= 0) {
+            (void)kill_user(user_.uid()); // what a grader killed mid-grade left running as this user
+            grade.notes.push_back("processes: the programs ran as user id " + std::to_string(user_.uid()) +
+                                  ", at most " + std::to_string(rubric_.max_processes) +
+                                  " processes; every process of that user was killed after each lab");
         } else {
-            grade.notes.push_back("processes: the programs ran as the grader's own user (" + user.why_not() +
-                                  "): no cap on their number, and they could read what the grader can");
+            grade.notes.push_back("processes: the programs ran as the grader's own user (" + user_.why_not() +
+                                  ")");
         }
         for (std::size_t i = 0; i < b.manifest.size(); ++i) {
             if (!b.graded[i]) {
@@ -697,25 +584,31 @@ private:
             Lab& lab = b.labs[i];
             const LabRubric& lr = *rubric_.lab(m.id);
             if (b.compiled[i]) {
-                fs::create_directories(bin.parent_path() / "scratch");
-                if (user.uid() >= 0) {
-                    (void)!::chown((bin.parent_path() / "scratch").c_str(), static_cast<uid_t>(user.uid()),
-                                   static_cast<gid_t>(user.uid()));
-                }
+                confinement_ = run_policy(m, bin);
                 o_.progress("lab " + m.id + ": running the tests");
                 run_tests(m, lr, lab, bin);
                 o_.progress("lab " + m.id + ": running the scripts");
                 run_scripts(m, lr, lab, bin);
-                int left = kill_leftovers(bin);
-                if (user.uid() >= 0) {
-                    left += kill_user(user.uid());
+                // A sandbox whose bwrap was killed takes its processes down a moment later: the
+                // cgroup waits for that first, so only what really outlived its test is counted.
+                int left = group_ ? group_->kill_all(std::chrono::milliseconds(500)) : 0;
+                left += kill_leftovers(bin);
+                if (user_.uid() >= 0) {
+                    left += kill_user(user_.uid());
                 }
                 if (left > 0) {
                     grade.notes.push_back(
                         "lab " + m.id + ": " + std::to_string(left) +
                         " process(es) of the submission outlived their process group; killed");
                 }
-                fs::remove_all(bin.parent_path() / "scratch");
+                if (!confinement_.enabled) {
+                    // Without a sandbox the scratch folder is on disk: rm(1) removes a tree of any
+                    // depth (std::filesystem runs out of descriptors in a very deep one).
+                    Bounds removal;
+                    removal.wall = std::chrono::seconds(60);
+                    (void)run_bounded({"/bin/rm", "-rf", "--one-file-system", scratch(bin).string()}, {},
+                                      removal);
+                }
             }
             score(lr, lab);
             grade.labs.push_back(lab);
@@ -732,26 +625,23 @@ private:
     // Takes the lab's student-owned files from the submission (or the skeleton's, reported as
     // missing) into files/, and notes the files beside them that the grader ignores.
     void place_files(const ManifestLab& m, Lab& lab) {
+        // Nothing of the submission is followed through a symbolic link, at any depth (intake.hpp):
+        // a link to the reference solutions, as a file or as any folder above it, takes nothing.
         const fs::path sub = fs::absolute(o_.submission);
-        const bool handout = fs::is_directory(sub / "labs");
-        const fs::path from = handout ? sub / "labs" / m.folder / "src" : sub / m.folder;
+        const bool handout = is_plain_folder(sub, "labs");
+        const fs::path from = handout ? fs::path("labs") / m.folder / "src" : fs::path(m.folder);
         for (const auto& file : m.files) {
-            fs::path source = from / file;
-            // Only a plain file of reasonable size: a symbolic link could point at the reference
-            // solutions on the grading machine, and a huge file is not a lab's source.
-            const bool link = fs::is_symlink(fs::symlink_status(source));
-            const bool plain = !link && fs::is_regular_file(fs::symlink_status(source));
-            if (!plain || fs::file_size(source) > kMaxSourceBytes) {
+            const Taken taken = take_file(sub, from / file);
+            if (!taken.content) {
                 lab.missing.push_back(m.folder + "/" + file +
-                                      (link    ? " (a symbolic link: not accepted)"
-                                       : plain ? " (over 1 MiB: not accepted)"
-                                               : ""));
-                source = root_ / "labs" / m.folder / "src" / file;
+                                      (taken.why_not == "missing" ? "" : " (" + taken.why_not + ")"));
             }
-            write_if_changed(files_ / m.folder / file, read_text(source));
+            write_if_changed(files_ / m.folder / file,
+                             taken.content ? *taken.content
+                                           : read_text(root_ / "labs" / m.folder / "src" / file));
         }
-        if (fs::is_directory(from)) {
-            for (const auto& entry : fs::directory_iterator(from)) {
+        if (is_plain_folder(sub, from)) {
+            for (const auto& entry : fs::directory_iterator(sub / from)) {
                 const std::string name = entry.path().filename().string();
                 if (std::find(m.files.begin(), m.files.end(), name) == m.files.end()) {
                     lab.extra.push_back(m.folder + "/" + name);
@@ -796,8 +686,8 @@ private:
                    "-DSOCKLAB_GRADE_DIR=" + files_.string(), "-DSOCKLAB_GRADE_CUMULATIVE=" + cumulative},
                   std::chrono::minutes(5));
         if (run.exit_code != 0) {
-            throw std::runtime_error("configuring the grading build failed (" + run.status_text() + "):\n" +
-                                     first_errors(run.output));
+            throw TreeError("configuring the grading build failed (" + run.status_text() + "):\n" +
+                            first_errors(run.output));
         }
     }
 
@@ -807,8 +697,8 @@ private:
         const auto run = cmake({"--build", build_.string(), "--target", "socklab_catch_main", "refpeer"},
                                std::chrono::minutes(10));
         if (run.exit_code != 0) {
-            throw std::runtime_error("building the instructor's parts failed (" + run.status_text() + "):\n" +
-                                     first_errors(run.output));
+            throw TreeError("building the instructor's parts failed (" + run.status_text() + "):\n" +
+                            first_errors(run.output));
         }
     }
 
@@ -826,262 +716,280 @@ private:
         return names;
     }
 
-    // The compiler reads what a source file includes, and quotes it in its errors: an include of
-    // the reference solutions would compile them as the student's, one of /etc/shadow would show
-    // it in the report; the assembler's .incbin reads any file into the program. A lab's code
-    // needs no macro and no assembly: only #include of <system> and "socklab/..." headers by
-    // name, and #if/#ifdef/#ifndef/#elif/#else/#endif.
-    std::string include_refused(const ManifestLab& m) const {
-        static const std::regex directive(R"(^\s*(?:#|%:)\s*(\w*)\s*(.*?)\s*$)");
-        static const std::regex header(R"(^(<[A-Za-z0-9_./+-]+>|"[A-Za-z0-9_./+-]+")$)");
-        static const std::regex forbidden(R"(\b(asm|__asm|__asm__|_Pragma)\b|incbin|##|%:%:)");
-        static const std::set<std::string> conditionals{"if", "ifdef", "ifndef", "elif", "else", "endif"};
-        for (const auto& file : m.files) {
-            const std::string source = read_text(files_ / m.folder / file);
-            const std::string where = m.folder + "/" + file + ": ";
-            std::smatch found;
-            const std::string code = without_comments(source, true);
-            if (std::regex_search(code, found, forbidden)) {
-                return where + "'" + found[0].str() +
-                       "': inline assembly, .incbin, _Pragma and token pasting are not accepted in a lab's "
-                       "code";
-            }
-            std::istringstream lines(without_comments(source, false));
-            std::string line;
-            while (std::getline(lines, line)) {
-                if (!std::regex_match(line, found, directive)) {
-                    continue;
-                }
-                const std::string name = found[1].str();
-                const std::string what = found[2].str();
-                const bool plain_include = name == "include" && std::regex_match(what, header) &&
-                                           what.find("..") == std::string::npos && what[1] != '/';
-                if (!plain_include && conditionals.count(name) == 0) {
-                    std::string why = where;
-                    why += "#";
-                    why += name;
-                    why += what.empty() ? "" : " " + what;
-                    why +=
-                        ": only #include of a <system> or \"socklab/...\" header by its name (no absolute "
-                        "path, no .., no macro) and #if, #ifdef, #ifndef, #elif, #else, #endif are accepted";
-                    return why;
-                }
-            }
+    // How a step of this submission runs: inside bubblewrap where it works here (as the grading
+    // user, under the submission's cgroup), seeing the system and the given code (labs/)
+    // read-only, plus binds. Nothing else of the machine exists there: not files/ as a whole (in
+    // a batch it may hold the next student's files while this one's tests run).
+    [[nodiscard]] sandbox::Policy policy(std::vector<sandbox::Bind> binds) const {
+        sandbox::Policy p;
+        p.enabled = sandbox_why_not_.empty();
+        p.privileged = ::geteuid() == 0;
+        p.uid = user_.uid();
+        p.limits = true;
+        p.max_processes = rubric_.max_processes;
+        if (group_) {
+            p.cgroups = group_->folders();
         }
-        return "";
+        p.binds = {{(root_ / "labs").string(), false}};
+        p.binds.insert(p.binds.end(), binds.begin(), binds.end());
+        return p;
     }
 
-    // text as the preprocessor sees it before directives: lines ended by a backslash joined to the
-    // next, every comment one space, string and character literals kept whole (a "/*" inside one
-    // starts no comment), or blanked to "" and '' when blank_literals. A character or string literal ends at
-    // its line's end at the latest, a raw string at its closing )DELIM".
-    static std::string without_comments(const std::string& source, bool blank_literals) {
-        std::string text;
-        for (std::size_t i = 0; i < source.size(); ++i) {
-            if (source[i] == '\\' && i + 1 < source.size() && source[i + 1] == '\n') {
-                ++i;
-            } else {
-                text += source[i];
-            }
+    // Once per grade: which sandbox this machine gives, and the submission's cgroup.
+    void set_up_sandbox(Grade& grade) {
+        sandbox_why_not_ = sandbox::unavailable(user_.uid(), ::geteuid() == 0);
+        std::string no_group;
+        group_ =
+            sandbox::Group::make(std::to_string(::getpid()) + "-" + std::to_string(user_.uid()) + "-" +
+                                     std::to_string(++grades_made()),
+                                 std::uint64_t(rubric_.memory_mib) << 20, rubric_.max_processes, no_group);
+        if (sandbox_why_not_.empty()) {
+            grade.notes.push_back(
+                std::string(
+                    "sandbox: every program of the submission, the compiler included, ran in bubblewrap") +
+                (::geteuid() == 0 ? " (started as root, without a user namespace)"
+                                  : " (in a user namespace)") +
+                ": a new session, its own PID, IPC and UTS namespaces, a clean environment, and a view of "
+                "only "
+                "the system's read-only folders, the given code, the submission's files, its own build "
+                "output "
+                "and fresh temporary folders");
+        } else {
+            grade.notes.push_back("sandbox: none (" + sandbox_why_not_ +
+                                  "): the programs saw every file the grading user can read, the grader's "
+                                  "session and environment, and shared its PID and IPC namespaces");
         }
-        std::string out;
-        std::size_t i = 0;
-        const auto at = [&text](std::size_t k) { return k < text.size() ? text[k] : '\0'; };
-        while (i < text.size()) {
-            const char c = text[i];
-            if (c == '/' && at(i + 1) == '/') {
-                while (i < text.size() && text[i] != '\n') {
-                    ++i;
-                }
-                out += ' ';
-            } else if (c == '/' && at(i + 1) == '*') {
-                const auto end = text.find("*/", i + 2);
-                out += ' ';
-                i = end == std::string::npos ? text.size() : end + 2;
-            } else if (c == '"' && i > 0 && text[i - 1] == 'R') {
-                const auto open = text.find('(', i);
-                const std::string close =
-                    ")" + (open == std::string::npos ? std::string() : text.substr(i + 1, open - i - 1)) +
-                    "\"";
-                const auto end = open == std::string::npos ? std::string::npos : text.find(close, open);
-                const std::size_t stop = end == std::string::npos ? text.size() : end + close.size();
-                out += blank_literals ? std::string("\"\"") : text.substr(i, stop - i);
-                i = stop;
-            } else if (c == '"' ||
-                       (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]))))) {
-                std::size_t k = i + 1;
-                while (k < text.size() && text[k] != c && text[k] != '\n') {
-                    k += text[k] == '\\' ? 2 : 1;
-                }
-                const std::size_t stop = std::min(k + 1, text.size());
-                out += blank_literals ? std::string(2, c) : text.substr(i, stop - i);
-                i = stop;
-            } else {
-                out += c;
-                ++i;
-            }
-        }
-        return out;
+        grade.notes.push_back(group_ ? "limits: the whole submission in one " + group_->describe()
+                                     : "limits: per process only (" + no_group +
+                                           "): 2 GiB of address space, 64 MiB per file, CPU time; " +
+                                           std::to_string(rubric_.max_processes) +
+                                           " processes of the grading user (with a user id)");
     }
 
-    // The student's files preprocessed as the grading user, with the reference solutions and the
-    // grader's files out of sight (as the programs run): what the compiler would read, by its own
-    // rules, however the #include is spelt. Refused when it fails (a file the user may not read)
-    // or names a header outside the system's and the labs' own. Only as root (a user to run as).
-    std::string preprocess_refused(const ManifestLab& m) {
-        if (user_.uid() < 0 || !user_can_reach(user_.uid(), files_ / m.folder) ||
-            !user_can_reach(user_.uid(), root_ / "labs")) {
-            return ""; // the text check above, and the compiler's record after the build, still hold
-        }
+    static std::atomic<int>& grades_made() {
+        static std::atomic<int> count{0};
+        return count;
+    }
+
+    // The compile command of source (a student file) from the build's compile_commands.json, split
+    // into words as a shell would, without its output and dependency-file options.
+    std::vector<std::string> compile_command(const fs::path& source) const {
         const nlohmann::json commands = nlohmann::json::parse(read_text(build_ / "compile_commands.json"));
-        script::Confinement confinement;
-        confinement.uid = user_.uid();
-        confinement.limits = true;
-        confinement.cpu_seconds = 60;
-        for (const fs::path& p : {root_ / "solutions", root_ / "grader", root_ / ".git"}) {
-            if (fs::exists(p)) {
-                confinement.hide.push_back(p.string());
+        std::string command;
+        for (const auto& entry : commands) {
+            if (entry.value("file", "") == source.string()) {
+                command = entry.value("command", "");
             }
         }
-        const std::vector<std::string> allowed{"/usr/include/", "/usr/lib/gcc/", "/usr/local/include/",
-                                               fs::weakly_canonical(root_ / "labs").string() + "/",
-                                               fs::weakly_canonical(files_ / m.folder).string() + "/"};
-        for (const auto& file : m.files) {
-            const std::string source = (files_ / m.folder / file).string();
-            std::string command;
-            for (const auto& entry : commands) {
-                if (entry.value("file", "") == source) {
-                    command = entry.value("command", "");
+        std::vector<std::string> words;
+        std::string word;
+        bool in_word = false;
+        char quote = 0;
+        for (std::size_t i = 0; i < command.size(); ++i) {
+            const char c = command[i];
+            if (quote == 0 && (c == ' ' || c == '\t')) {
+                if (in_word) {
+                    words.push_back(word);
                 }
-            }
-            std::vector<std::string> argv;
-            std::istringstream words(command);
-            std::string word;
-            for (bool first = true; words >> word; first = false) {
-                if (first || word.rfind("-I", 0) == 0 || word.rfind("-D", 0) == 0 ||
-                    word.rfind("-std=", 0) == 0) {
-                    argv.push_back(word);
-                }
-            }
-            if (argv.empty()) {
-                return m.folder + "/" + file + ": the build has no command for it (configure again)";
-            }
-            argv.insert(argv.end(), {"-M", source});
-            Bounds bounds;
-            bounds.wall = std::chrono::seconds(60);
-            bounds.confinement = confinement;
-            const auto run = run_bounded(argv, {}, bounds);
-            if (run.exit_code != 0) {
-                return m.folder + "/" + file +
-                       ": preprocessing it as an unprivileged user, with the reference "
-                       "solutions and the grader's files out of sight, " +
-                       run.status_text() + ":\n" + first_errors(run.output);
-            }
-            std::string deps = std::regex_replace(run.output, std::regex(R"(\\\n)"), " ");
-            std::istringstream paths(deps.substr(deps.find(':') + 1));
-            std::string path;
-            while (paths >> path) {
-                const std::string canonical = fs::weakly_canonical(path).string();
-                const bool fine = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) {
-                    return canonical.rfind(a, 0) == 0;
-                });
-                if (!fine) {
-                    std::string why = m.folder + "/" + file + ": it includes ";
-                    why += canonical;
-                    why += ", which is not a header of the system or of the labs";
-                    return why;
-                }
+                word.clear();
+                in_word = false;
+            } else if (quote == 0 && (c == '"' || c == '\'')) {
+                quote = c;
+                in_word = true;
+            } else if (c == quote) {
+                quote = 0;
+            } else if (c == '\\' && quote != '\'' && i + 1 < command.size()) {
+                word += command[++i];
+                in_word = true;
+            } else {
+                word += c;
+                in_word = true;
             }
         }
-        return "";
+        if (in_word) {
+            words.push_back(word);
+        }
+        std::vector<std::string> argv;
+        for (std::size_t i = 0; i < words.size(); ++i) {
+            if (words[i] == "-o" || words[i] == "-c" || words[i] == "-MT" || words[i] == "-MF") {
+                ++i; // its value too
+            } else if (words[i] != "-MD") {
+                argv.push_back(words[i]);
+            }
+        }
+        return argv;
     }
 
-    // What the compiler itself recorded (ninja -t deps): no object of the student's files may
-    // have read a file of the reference solutions or of the grader, however it named it.
-    std::string deps_refused(const ManifestLab& m) {
-        Bounds bounds;
-        bounds.max_output = std::size_t{256} << 20; // a line per header of every object
-        const auto run = run_bounded({ninja_path(), "-C", build_.string(), "-t", "deps"}, {}, bounds);
-        if (run.exit_code != 0 || run.dropped > 0) {
-            return "the compiler's record of what it read (ninja -t deps) could not be checked: " +
-                   run.status_text();
+    // What the reference code of the lab defines and calls (its library in the trusted build):
+    // the allowlist of a student object's symbols.
+    ObjectRules object_rules(const ManifestLab& m) {
+        ObjectRules rules;
+        rules.refused_calls = rubric_.refused_calls;
+        if (const auto built = cmake({"--build", build_.string(), "--target", "socklab_lab" + m.id},
+                                     std::chrono::minutes(10));
+            built.exit_code != 0) {
+            throw TreeError("building the reference code of lab " + m.id + " failed (" + built.status_text() +
+                            "):\n" + first_errors(built.output));
         }
-        const std::string sources = fs::weakly_canonical(files_ / m.folder).string() + "/";
-        const std::vector<std::string> closed{fs::weakly_canonical(root_ / "solutions").string() + "/",
-                                              fs::weakly_canonical(root_ / "grader").string() + "/"};
-        std::istringstream lines(run.output);
-        std::string line;
-        std::string object;
-        bool first = false;
-        bool students = false;
-        while (std::getline(lines, line)) {
-            if (!line.empty() && line[0] != ' ') {
-                object = line.substr(0, line.find(':'));
-                first = true;
-                continue;
-            }
-            const auto start = line.find_first_not_of(' ');
-            if (start == std::string::npos) {
-                continue;
-            }
-            const std::string dep = fs::weakly_canonical(line.substr(start)).string();
-            if (first) {
-                students = dep.rfind(sources, 0) == 0;
-                first = false;
-            } else if (students) {
-                for (const auto& c : closed) {
-                    if (dep.rfind(c, 0) == 0) {
-                        std::string why = object + " read ";
-                        why += dep;
-                        why += ": a file of the reference solutions or the grader";
-                        return why;
-                    }
-                }
+        const auto run = run_bounded(
+            {"/usr/bin/nm", "-P", (build_ / ("libsocklab_lab" + m.id + ".a")).string()}, {}, Bounds{});
+        for (const auto& s : parse_nm(run.output)) {
+            if (s.type == 'U') {
+                rules.reference_calls.insert(s.name);
+            } else if ((s.type >= 'A' && s.type <= 'Z') || s.type == 'u') {
+                rules.reference_defines.insert(s.name);
             }
         }
-        return "";
+        return rules;
     }
 
-    static std::string ninja_path() {
-        for (const char* candidate : {"/usr/bin/ninja", "/usr/local/bin/ninja"}) {
-            if (fs::exists(candidate)) {
-                return candidate;
-            }
-        }
-        return "/usr/bin/ninja";
-    }
-
+    // Compiles the lab's student files in the sandbox into graded/labNN/libgraded.a, checks the
+    // objects' symbols, then links the lab's tests and programs (given code) outside it.
     bool build_lab(const ManifestLab& m, Lab& lab) {
-        for (const std::string& why : {include_refused(m), preprocess_refused(m)}) {
-            if (!why.empty()) {
-                lab.build = "refused";
-                lab.build_log = why;
-                return false;
-            }
+        if (!compile_lab(m, lab)) {
+            return false;
         }
+        // The link: the given tests and programs with that library, by the grader's own build.
         std::vector<std::string> args{"--build", build_.string(), "--target", "lab" + m.id + "_tests",
                                       "lab" + m.id + "_tests_list"};
         for (const auto& p : programs_of(m)) {
             args.push_back(p);
         }
-        const auto limit = std::chrono::seconds(static_cast<long long>(rubric_.build_timeout_seconds));
-        const auto run = cmake(args, limit);
-        if (run.exit_code == 0) {
-            if (const std::string why = deps_refused(m); !why.empty()) {
-                lab.build = "refused";
-                lab.build_log = why;
-                return false;
-            }
-            return true;
+        const auto run = cmake(args, std::chrono::minutes(10));
+        if (run.exit_code != 0) {
+            lab.build = "compile error";
+            lab.build_log =
+                "linking the lab's tests and programs with the code failed:\n" + first_errors(run.output);
+            return false;
         }
-        lab.build = "compile error";
-        lab.build_log = run.timed_out
-                            ? "the build did not finish in " +
-                                  std::to_string(static_cast<long long>(rubric_.build_timeout_seconds)) +
-                                  " s (the grader stopped it)"
-                            : first_errors(run.output);
-        return false;
+        return true;
     }
+
+    // The sandboxed part of build_lab: graded/labNN/libgraded.a from the student's files, checked.
+    // With --cumulative, the labs below a graded one are compiled so too (they are linked into it).
+    bool compile_lab(const ManifestLab& m, Lab& lab) {
+        const fs::path out = build_ / "graded" / ("lab" + m.id);
+        std::error_code ec;
+        fs::remove_all(out, ec);
+        fs::create_directories(out);
+        if (user_.uid() >= 0) {
+            (void)!::chown(out.c_str(), static_cast<uid_t>(user_.uid()), static_cast<gid_t>(user_.uid()));
+        }
+        const auto started = std::chrono::steady_clock::now();
+        const auto limit =
+            std::chrono::milliseconds(static_cast<long long>(rubric_.build_timeout_seconds * 1000));
+        const auto sandboxed = [&](std::vector<std::string> argv, std::size_t max_output) {
+            Bounds bounds;
+            bounds.wall = std::max(std::chrono::milliseconds(1000),
+                                   std::min(limit - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::steady_clock::now() - started),
+                                            submission_left()));
+            bounds.max_output = max_output;
+            bounds.cwd = out.string();
+            bounds.confinement = policy({{(files_ / m.folder).string(), false}, {out.string(), true}});
+            return run_bounded(argv, {}, bounds);
+        };
+        const auto fail = [&](const std::string& kind, const std::string& why) {
+            lab.build = kind;
+            lab.build_log = why;
+            return false;
+        };
+        std::vector<std::string> objects;
+        for (const auto& file : m.files) {
+            const fs::path source = files_ / m.folder / file;
+            std::vector<std::string> argv = compile_command(source);
+            if (argv.empty()) {
+                throw TreeError("the grading build has no compile command for " + source.string() +
+                                " (configure again)");
+            }
+            const std::string object = (out / (file + ".o")).string();
+            argv.insert(argv.end(), {"-c", source.string(), "-o", object});
+            const auto run = sandboxed(argv, 1 << 20);
+            if (run.exit_code != 0) {
+                const bool capped = run.timed_out && submission_left().count() == 0;
+                return fail("compile error",
+                            capped ? "the build did not finish: " + submission_cut().substr(9)
+                            : run.timed_out
+                                ? "the build did not finish in " +
+                                      std::to_string(static_cast<long long>(rubric_.build_timeout_seconds)) +
+                                      " s (the grader stopped it)"
+                            : run.output.empty() ? "the compiler " + run.status_text() + " and said nothing"
+                                                 : first_errors(run.output));
+            }
+            objects.push_back(object);
+        }
+        // The objects' symbols: what they define and call (nm), and system calls of their own.
+        const ObjectRules rules = object_rules(m);
+        for (std::size_t i = 0; i < objects.size(); ++i) {
+            const std::string file = m.folder + "/" + m.files[i];
+            const auto nm = sandboxed({"/usr/bin/nm", "-P", objects[i]}, std::size_t{16} << 20);
+            const auto dump = sandboxed({"/usr/bin/objdump", "-d", "--no-show-raw-insn", objects[i]},
+                                        std::size_t{64} << 20);
+            if (nm.exit_code != 0 || dump.exit_code != 0) {
+                return fail("refused", file + ": its object could not be read (nm or objdump " +
+                                           (nm.exit_code != 0 ? nm.status_text() : dump.status_text()) + ")");
+            }
+            for (const std::string& why :
+                 {object_refused(file, parse_nm(nm.output), rules), assembly_refused(file, dump.output)}) {
+                if (!why.empty()) {
+                    return fail("refused", why);
+                }
+            }
+        }
+        std::vector<std::string> archive{"/usr/bin/ar", "rcs", (out / "libgraded.a").string()};
+        archive.insert(archive.end(), objects.begin(), objects.end());
+        if (const auto run = sandboxed(archive, 1 << 20); run.exit_code != 0) {
+            return fail("compile error", "ar " + run.status_text() + ":\n" + first_errors(run.output));
+        }
+        struct stat st {};
+        if (::lstat((out / "libgraded.a").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            return fail("compile error", "the sandbox made no library of the lab's objects");
+        }
+        return true;
+    }
+
+    // What is left of the submission's wall-clock cap (the rubric's submission_timeout_seconds).
+    [[nodiscard]] std::chrono::milliseconds submission_left() const {
+        return std::max(std::chrono::milliseconds(0),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            submission_deadline_ - std::chrono::steady_clock::now()));
+    }
+
+    [[nodiscard]] std::string submission_cut() const {
+        return "not run: the submission's time cap (" +
+               std::to_string(static_cast<long long>(rubric_.submission_timeout_seconds)) +
+               " s, the rubric's submission_timeout_seconds) ran out";
+    }
+
+    // How the lab's tests and programs run: the sandbox sees the lab's test program, its programs
+    // and the reference peer (no other program of the build: the test listing links the reference
+    // code), and works in a fresh scratch folder.
+    [[nodiscard]] script::Confinement run_policy(const ManifestLab& m, const fs::path& bin) const {
+        std::vector<sandbox::Bind> binds;
+        for (const auto& name : programs_of(m)) {
+            binds.push_back({(bin / name).string(), false});
+        }
+        for (const std::string& name : {"lab" + m.id + "_tests", std::string("refpeer")}) {
+            if (fs::exists(bin / name)) {
+                binds.push_back({(bin / name).string(), false});
+            }
+        }
+        script::Confinement c = policy(binds);
+        c.fresh = {scratch(bin).string()};
+        c.cwd = scratch(bin).string();
+        if (!c.enabled) {
+            // No sandbox: a scratch folder on disk, the submission's user's, removed after the lab.
+            std::error_code ec;
+            fs::create_directories(scratch(bin), ec);
+            if (user_.uid() >= 0) {
+                (void)!::chown(scratch(bin).c_str(), static_cast<uid_t>(user_.uid()),
+                               static_cast<gid_t>(user_.uid()));
+            }
+        }
+        return c;
+    }
+
+    static fs::path scratch(const fs::path& bin) { return bin.parent_path() / "scratch"; }
 
     void run_tests(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
         // A lab whose tests hang one after another must not hold the grader for hours: its tests
@@ -1097,15 +1005,15 @@ private:
         listing.wall = std::chrono::seconds(20);
         const auto names_run = run_bounded({lister, "--list-test-names-only"}, {}, listing);
         if (names_run.timed_out || names_run.signal != 0) {
-            throw std::runtime_error("listing the tests of lab " + m.id + " with the reference code " +
-                                     names_run.status_text() + ":\n" + names_run.output);
+            throw TreeError("listing the tests of lab " + m.id + " with the reference code " +
+                            names_run.status_text() + ":\n" + names_run.output);
         }
         const auto names = lines_of(names_run.output);
         // The graded copy must start at all: code that ends the program before main (a static
         // constructor, say) makes every test of the lab an error.
         Bounds probing = listing;
         probing.confinement = confinement_;
-        probing.cwd = (bin.parent_path() / "scratch").string();
+        probing.cwd = confinement_.cwd;
         const auto probe = run_bounded({exe, "--list-test-names-only"}, {}, probing);
         const auto listed = lines_of(probe.output);
         if (probe.timed_out || probe.signal != 0 || listed != names) {
@@ -1149,6 +1057,10 @@ private:
         const auto lab_deadline = lab_deadline_;
         const auto work = [&] {
             while (const auto i = take()) {
+                if (submission_left().count() == 0) {
+                    items[*i] = not_run_test(names[*i], submission_cut());
+                    continue;
+                }
                 if (std::chrono::steady_clock::now() >= lab_deadline) {
                     items[*i] = not_run_test(names[*i], wall_clock_cut());
                     continue;
@@ -1206,41 +1118,53 @@ private:
         item.name = name;
         item.kind = "test";
         Bounds bounds;
-        bounds.wall = std::chrono::milliseconds(static_cast<long long>(rubric_.test_timeout_seconds * 1000));
+        bounds.wall =
+            std::min(std::chrono::milliseconds(static_cast<long long>(rubric_.test_timeout_seconds * 1000)),
+                     std::max(submission_left(), std::chrono::milliseconds(1)));
         bounds.max_output = std::size_t{64} * 1024;
-        bounds.cwd = (bin.parent_path() / "scratch").string(); // what a test writes lands there
+        bounds.cwd = confinement_.cwd; // what a test writes lands there
         bounds.confinement = confinement_;
-        const auto run = run_bounded({exe, catch_spec(name)},
-                                     {"SOCKLAB_UNDER_CTEST=1", "SOCKLAB_BIN_DIR=" + bin.string()}, bounds);
+        bounds.report_fd = true;
+        std::vector<std::string> argv{exe};
+        const auto args = catch_run_args(name);
+        argv.insert(argv.end(), args.begin(), args.end());
+        const auto run =
+            run_bounded(argv, {"SOCKLAB_UNDER_CTEST=1", "SOCKLAB_BIN_DIR=" + bin.string()}, bounds);
         item.seconds = run.seconds;
-        item.output = run.output;
         timed_out = run.timed_out;
+        // The verdict comes from Catch2's XML report on descriptor 3; what the program printed
+        // (the read: line, its own output) follows the failures the report lists.
+        const CatchResult result = read_catch_report(run.report, name);
+        item.output = result.text.empty() ? run.output : result.text + "\n\n" + run.output;
         if (run.dropped > 0) {
             item.output += "\n(" + std::to_string(run.dropped) + " more bytes of output not kept)\n";
         }
         item.replay = "ctest --test-dir build -R '^lab" + m.id + "/" +
                       std::regex_replace(name, std::regex(R"([.^$|()*+?{}\[\]\\])"), R"(\$&)") +
                       "$' --output-on-failure";
-        if (run.exit_code == 0 && ends_with_catch_summary(run.output)) {
-            item.status = Status::Passed;
-        } else if (run.exit_code == 0) {
-            // Catch2 ends every run with its summary: without it, something ended the program
-            // early with a zero status (exit(0) in the code under test, say), or no test matched.
-            item.status = Status::Error;
-            item.reason =
-                "the test program exited 0 without Catch2's summary: the code under test ended it early";
-        } else if (run.exit_code == 77) {
+        if (run.exit_code == 77) {
             item.status = Status::Skipped;
             item.reason = "skipped: this machine cannot run it";
         } else if (run.timed_out || run.signal != 0) {
             item.status = Status::Error;
-            item.reason = "the test " + run.status_text();
+            item.reason =
+                "the test " + run.status_text() + (result.reason.empty() ? "" : " (" + result.reason + ")");
+        } else if (!result.finished) {
+            // Catch2 writes a test's result when the test ends: without it, something ended the
+            // program first (exit() in the code under test, say), whatever its status.
+            item.status = Status::Error;
+            item.reason = "the test program " + run.status_text() +
+                          " before the test finished (Catch2's report has no result for it): the code under "
+                          "test ended it early";
+        } else if (result.success && run.exit_code == 0) {
+            item.status = Status::Passed;
+        } else if (result.success) {
+            item.status = Status::Error;
+            item.reason = "the test passed, but then the test program " + run.status_text() +
+                          " (code that runs after the tests: a destructor or an exit handler?)";
         } else {
             item.status = Status::Failed;
-            item.reason = catch_reason(run.output);
-            if (item.reason.empty()) {
-                item.reason = "the test " + run.status_text();
-            }
+            item.reason = result.reason.empty() ? "the test " + run.status_text() : result.reason;
         }
         item.docs = docs_in(run.output);
         return item;
@@ -1270,6 +1194,10 @@ private:
         (void)lr;
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());
+            if (submission_left().count() == 0) {
+                not_run(script, path.stem().string(), hidden, submission_cut(), lab);
+                continue;
+            }
             if (!lab_cut_.empty() || std::chrono::steady_clock::now() >= lab_deadline_) {
                 not_run(script, path.stem().string(), hidden, lab_cut_.empty() ? wall_clock_cut() : lab_cut_,
                         lab);
@@ -1279,7 +1207,7 @@ private:
             options.bin_dir = bin.string();
             options.confinement = confinement_;
             options.confinement.limits = true;
-            options.confinement.cwd = (bin.parent_path() / "scratch").string();
+            options.confinement.env = {"SOCKLAB_BIN_DIR=" + bin.string()};
             options.seed = o_.seed;
             const std::string relative = fs::relative(path, root_).string();
             options.replay = {"build/bin/socklab-script", relative};
@@ -1349,7 +1277,7 @@ private:
             if (line > 0) {
                 at += ":" + std::to_string(line);
             }
-            throw std::runtime_error(at + ": lab " + lr.id + ": " + what);
+            throw TreeError(at + ": lab " + lr.id + ": " + what);
         };
         const auto line_of = [&](const std::string& name) {
             const auto found = lr.lines.find(name);
@@ -1527,12 +1455,41 @@ std::vector<Grade> grade_batch(const GradeOptions& base, const Rubric& rubric, c
                 options.student = names[i];
                 try {
                     kept = Grader(options, rubric).run_shared(build_mutex, work / "runs" / names[i]);
-                } catch (const std::exception&) {
+                } catch (const TreeError&) {
                     // The instructor's tree failed, not the submission: stop, keep what is done.
                     const std::lock_guard<std::mutex> guard(report_mutex);
                     grader_failure = std::current_exception();
                     next = names.size();
                     return;
+                } catch (const std::exception& e) {
+                    // This submission broke the grader itself: it scores 0 with the reason (every
+                    // graded lab listed, so the gradebook keeps its columns), and the class goes on.
+                    Grade failed;
+                    failed.student = names[i];
+                    failed.submission = options.submission;
+                    failed.started = failed.finished = now_utc();
+                    failed.notes.push_back(std::string("the grader failed on this submission: ") + e.what());
+                    for (const auto& m : read_manifest(options.root)) {
+                        const LabRubric* lr = rubric.lab(m.id);
+                        if (lr == nullptr ||
+                            (!options.labs.empty() && std::find(options.labs.begin(), options.labs.end(),
+                                                                m.id) == options.labs.end())) {
+                            continue;
+                        }
+                        Lab lab;
+                        lab.id = m.id;
+                        lab.folder = m.folder;
+                        lab.title = lr->title;
+                        lab.build = "grader failed";
+                        lab.build_log = e.what();
+                        for (const auto& g : lr->groups) {
+                            lab.max_score += g.points;
+                        }
+                        lab.max_score += lr->visible_scripts + (options.hidden ? lr->hidden_scripts : 0);
+                        failed.max_score += lab.max_score;
+                        failed.labs.push_back(std::move(lab));
+                    }
+                    kept = std::move(failed);
                 }
             }
             const std::lock_guard<std::mutex> guard(report_mutex);

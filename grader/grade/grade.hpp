@@ -14,16 +14,15 @@
 namespace socklab::grade {
 
 struct GradeOptions {
-    std::string root;                       // the instructor's tree (with labs/manifest.txt)
-    std::string submission;                 // the folder to grade; its layout is detected
-    std::string student;                    // the name in reports
-    std::vector<std::string> labs;          // ids to grade; empty: all
-    bool cumulative = false;                // lab N on the student's own labs below it
-    bool hidden = true;                     // run grader/hidden/ too
-    std::string work;                       // the work folder: files/, build/
-    std::optional<std::uint64_t> seed;      // overrides every script's seed
-    int jobs = 2;                           // test cases run at once
-    std::vector<std::string> private_paths; // the reports' folders: out of the programs' sight
+    std::string root;                  // the instructor's tree (with labs/manifest.txt)
+    std::string submission;            // the folder to grade; its layout is detected
+    std::string student;               // the name in reports
+    std::vector<std::string> labs;     // ids to grade; empty: all
+    bool cumulative = false;           // lab N on the student's own labs below it
+    bool hidden = true;                // run grader/hidden/ too
+    std::string work;                  // the work folder: files/, build/
+    std::optional<std::uint64_t> seed; // overrides every script's seed
+    int jobs = 2;                      // test cases run at once
     std::function<void(const std::string&)> progress = [](const std::string&) {};
 };
 

@@ -197,11 +197,6 @@ int main(int argc, char* argv[]) try {
     options.hidden = !no_hidden;
     options.work = work.empty() ? root + "/build-grade" : work;
     options.jobs = jobs;
-    for (const auto& folder : {out_dir, batch}) {
-        if (!folder.empty()) {
-            options.private_paths.push_back(fs::absolute(folder).lexically_normal().string());
-        }
-    }
     if (seed_option->count() > 0) {
         options.seed = seed;
     }

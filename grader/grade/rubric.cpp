@@ -106,10 +106,11 @@ Rubric load_rubric(const std::string& path) {
     rubric.path = path;
     check_keys(path, root, {"grader", "lab"}, "the top level");
     if (const auto* grader = root["grader"].as_table()) {
-        check_keys(
-            path, *grader,
-            {"test_timeout_seconds", "lab_timeout_seconds", "build_timeout_seconds", "lab_max_timeouts"},
-            "[grader]");
+        check_keys(path, *grader,
+                   {"test_timeout_seconds", "lab_timeout_seconds", "build_timeout_seconds",
+                    "lab_max_timeouts", "submission_timeout_seconds", "memory_mib", "max_processes",
+                    "refused_calls"},
+                   "[grader]");
         rubric.test_timeout_seconds = points_of(path, *grader, "test_timeout_seconds");
         if (rubric.test_timeout_seconds <= 0) {
             rubric.test_timeout_seconds = 20;
@@ -129,6 +130,38 @@ Rubric load_rubric(const std::string& path) {
                                   ": lab_max_timeouts must be a whole number from 1 to 1000");
             }
             rubric.lab_max_timeouts = static_cast<int>(*value);
+        }
+        if (grader->get("submission_timeout_seconds") != nullptr) {
+            rubric.submission_timeout_seconds = points_of(path, *grader, "submission_timeout_seconds");
+            if (rubric.submission_timeout_seconds <= 0) {
+                rubric.submission_timeout_seconds = 1800;
+            }
+        }
+        const auto whole = [&](const char* key, int low, int high, int& into) {
+            if (const toml::node* node = grader->get(key)) {
+                const auto value = node->value<std::int64_t>();
+                if (!value || *value < low || *value > high) {
+                    throw RubricError(where(path, *node) + ": " + key + " must be a whole number from " +
+                                      std::to_string(low) + " to " + std::to_string(high));
+                }
+                into = static_cast<int>(*value);
+            }
+        };
+        whole("memory_mib", 256, 1 << 20, rubric.memory_mib);
+        whole("max_processes", 16, 1 << 16, rubric.max_processes);
+        if (const toml::node* node = grader->get("refused_calls")) {
+            const auto* list = node->as_array();
+            if (list == nullptr) {
+                throw RubricError(where(path, *node) + ": refused_calls must be a list of function names");
+            }
+            rubric.refused_calls.clear();
+            for (const auto& name : *list) {
+                const auto text = name.value<std::string>();
+                if (!text || text->empty()) {
+                    throw RubricError(where(path, name) + ": refused_calls holds names in double quotes");
+                }
+                rubric.refused_calls.push_back(*text);
+            }
         }
     }
     const auto* labs = root["lab"].as_array();

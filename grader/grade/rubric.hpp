@@ -36,6 +36,20 @@ struct Rubric {
     // After this many of a lab's test cases time out (counted in the tests' order), the rest of the
     // lab is not run. Unlike the wall-clock budget, where it cuts does not depend on the machine.
     int lab_max_timeouts = 15;
+    // A whole submission (every lab's build, tests and scripts): what is not started by then is
+    // "not run", with the reason. A submission that sleeps just under every deadline ends here.
+    double submission_timeout_seconds = 1800;
+    // All of a submission's processes together (a cgroup, where the machine allows one).
+    int memory_mib = 2048;
+    int max_processes = 256;
+    // Functions a student's object may not call, unless the lab's reference code calls them too:
+    // they end or control the process, which would let code under test fake a test's result.
+    // Not syscall: libstdc++'s std::atomic::wait calls it from the lab's own object (lab 05).
+    std::vector<std::string> refused_calls{
+        "_exit",   "_Exit",       "exit",         "quick_exit", "at_quick_exit", "atexit", "on_exit",
+        "ptrace",  "dlopen",      "dlsym",        "dlvsym",     "dlmopen",       "prctl",  "personality",
+        "execve",  "execv",       "execvp",       "execvpe",    "execl",         "execlp", "execle",
+        "fexecve", "posix_spawn", "posix_spawnp", "system",     "popen"};
     std::vector<LabRubric> labs;
     [[nodiscard]] const LabRubric* lab(const std::string& id) const;
 };

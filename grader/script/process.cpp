@@ -1,14 +1,10 @@
 #include "process.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,54 +14,6 @@
 #include <cstring>
 
 namespace socklab::script {
-
-void limit_child_resources(int cpu_seconds) {
-    const auto set = [](int resource, rlim_t value) {
-        rlimit limit{value, value};
-        rlimit current{};
-        if (::getrlimit(resource, &current) == 0 && current.rlim_max != RLIM_INFINITY &&
-            current.rlim_max < value) {
-            limit = current; // never above what we were given
-        }
-        ::setrlimit(resource, &limit);
-    };
-    set(RLIMIT_CORE, 0);
-    set(RLIMIT_AS, rlim_t{2} << 30);
-    set(RLIMIT_FSIZE, rlim_t{64} << 20);
-    rlimit cpu{static_cast<rlim_t>(cpu_seconds), static_cast<rlim_t>(cpu_seconds) + 2};
-    ::setrlimit(RLIMIT_CPU, &cpu);
-}
-
-int confine_child(const Confinement& c) noexcept {
-    if (c.limits) {
-        limit_child_resources(c.cpu_seconds);
-    }
-    const auto finish = [&c]() noexcept {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL); // after any change of user, which clears it
-        return c.cwd.empty() || ::chdir(c.cwd.c_str()) == 0 ? 0 : errno;
-    };
-    if (c.uid < 0) {
-        return finish();
-    }
-    if ((!c.hide.empty() || !c.fresh.empty()) && ::unshare(CLONE_NEWNS) == 0 &&
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
-        for (const auto& path : c.hide) {
-            (void)::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          "size=4k,mode=0555");
-        }
-        for (const auto& path : c.fresh) {
-            (void)::mount("tmpfs", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777");
-        }
-    }
-    const rlimit processes{static_cast<rlim_t>(c.max_processes), static_cast<rlim_t>(c.max_processes)};
-    ::setrlimit(RLIMIT_NPROC, &processes);
-    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    const auto id = static_cast<uid_t>(c.uid);
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
-        return errno;
-    }
-    return finish();
-}
 
 std::string enter_private_network() {
     if (::unshare(CLONE_NEWNET) != 0) {
@@ -137,11 +85,19 @@ bool Process::start(std::string& error) {
         error = std::string("pipe: ") + std::strerror(errno);
         return false;
     }
+    std::vector<std::string> argv = sandbox::command(confinement_, argv_);
     std::vector<char*> args;
-    for (auto& a : argv_) {
+    for (auto& a : argv) {
         args.push_back(a.data());
     }
     args.push_back(nullptr);
+    // Inside the sandbox, the environment is the sandbox's own; outside, the caller's.
+    std::vector<std::string> env = sandbox::environment(confinement_);
+    std::vector<char*> envp;
+    for (auto& e : env) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
     std::shared_lock forking(fork_lock());
     pid_ = ::fork();
     if (pid_ != 0) {
@@ -149,7 +105,7 @@ bool Process::start(std::string& error) {
     }
     if (pid_ == 0) {
         ::setpgid(0, 0);
-        if (const int e = confine_child(confinement_); e != 0) {
+        if (const int e = sandbox::enter(confinement_); e != 0) {
             (void)!::write(exec_error[1], &e, sizeof e);
             ::_exit(127);
         }
@@ -160,7 +116,11 @@ bool Process::start(std::string& error) {
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
-        ::execv(args[0], args.data());
+        if (confinement_.enabled) {
+            ::execve(args[0], args.data(), envp.data());
+        } else {
+            ::execv(args[0], args.data());
+        }
         const int e = errno;
         (void)!::write(exec_error[1], &e, sizeof e);
         ::_exit(127);
@@ -207,6 +167,9 @@ bool Process::poll_exit() {
     const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
     if (r == pid_) {
         exited_ = true;
+        if (confinement_.enabled) {
+            status_ = sandbox::program_status(status_);
+        }
         close_fd(pidfd_);
         return true;
     }
@@ -237,7 +200,7 @@ void Process::drain_stderr() {
 void Process::send_signal(int signal) {
     signalled_ = true;
     if (pid_ > 0 && !exited_) {
-        ::kill(pid_, signal);
+        ::kill(confinement_.enabled ? sandbox::program_pid(pid_) : pid_, signal);
     }
 }
 
@@ -249,6 +212,9 @@ void Process::kill_group() {
     if (!exited_) {
         ::waitpid(pid_, &status_, 0);
         exited_ = true;
+        if (confinement_.enabled) {
+            status_ = sandbox::program_status(status_);
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include "sandbox.hpp"
+
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -17,32 +19,9 @@ namespace socklab::script {
 // being copied.
 std::shared_mutex& fork_lock();
 
-// Resource limits for a program under test, set in the child between fork and exec: no core
-// files, at most 2 GiB of address space, 64 MiB per file written, and cpu_seconds of CPU time
-// (SIGXCPU, then SIGKILL). A memory hog gets ENOMEM, a disk filler SIGXFSZ, a spinning loop its
-// CPU limit, each as its own failure instead of the machine's trouble.
-void limit_child_resources(int cpu_seconds);
-
-// How a program of a submission is confined, applied in the child between fork and exec.
-struct Confinement {
-    bool limits = false;            // limit_child_resources
-    int cpu_seconds = 120;          // its CPU limit when limits is on
-    int uid = -1;                   // >= 0 (the caller is root): run as this user and group id
-    int max_processes = 256;        // RLIMIT_NPROC under uid (processes and threads of that user)
-    std::vector<std::string> hide;  // with uid: folders covered by an empty read-only tmpfs
-    std::vector<std::string> fresh; // with uid: folders replaced by an empty writable tmpfs (64 MiB)
-                                    // of its own, gone when its last process ends (/tmp, say)
-    std::string cwd;                // not empty: the working folder
-};
-
-// Applies c in a child after fork(2); only system calls, no allocation (the parent may have
-// threads). With a uid: a mount namespace of its own where c.hide are empty, at most
-// c.max_processes processes of that user, no new privileges (a set-user-ID program stays
-// unprivileged), private temporary folders, then setgroups/setresgid/setresuid. In every case the
-// child gets SIGKILL if the thread that started it dies (a grader killed mid-grade), and moves to
-// c.cwd when it is given. Returns 0, or the errno of a
-// failed change of user: the child must not run the program then.
-int confine_child(const Confinement& c) noexcept;
+// How a program of a submission is confined (the grader's sandbox, grader/sandbox/): off by
+// default, so a student's own runs of socklab-script start their programs as they are.
+using Confinement = sandbox::Policy;
 
 // Puts the calling thread, and every process and thread it starts from now on, in a network
 // namespace of its own whose only interface is loopback (brought up here). Returns "" on success,
@@ -56,10 +35,11 @@ public:
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
 
-    // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default. On failure
-    // (the program is missing, say) returns false and says why in error.
+    // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default; inside the
+    // sandbox when the confinement enables it. On failure (the program is missing, say) returns
+    // false and says why in error.
     bool start(std::string& error);
-    // How the program is confined (confine_child), set before start().
+    // How the program is confined (sandbox::enter, sandbox::command), set before start().
     void confine(Confinement c) { confinement_ = std::move(c); }
     // A server the user started by hand (--attach): no process, only its port.
     void attach(int port);
@@ -71,7 +51,7 @@ public:
     // Closes the program's stdin (it reads EOF). The only way to close it: the descriptor is the
     // Process's, and a second close could hit a descriptor another thread has just opened.
     void close_stdin();
-    // kill(2) of the program's process.
+    // kill(2) of the program's process (inside a sandbox: the program, not bwrap).
     void send_signal(int signal);
     // SIGKILL to the whole process group, then reaps the program.
     void kill_group();

@@ -11,20 +11,28 @@
 #include <pugixml.hpp>
 #include <toml++/toml.h>
 
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -55,8 +63,10 @@ void write_file(const fs::path& path, const std::string& text) {
 }
 
 // Runs socklab-grade on a submission (empty: the default, the reference solutions) and reads
-// its JSON report.
-Graded grade(const std::string& name, const fs::path& submission, const std::string& extra = "") {
+// its JSON report. With a terminal, the grader runs with a new terminal (a pty) as its controlling
+// terminal, as from an instructor's shell, and *typed gets what reached that terminal's input.
+Graded grade(const std::string& name, const fs::path& submission, const std::string& extra = "",
+             std::string* typed = nullptr) {
     Graded g;
     g.out = kScratch / "reports" / name;
     fs::remove_all(g.out);
@@ -65,14 +75,55 @@ Graded grade(const std::string& name, const fs::path& submission, const std::str
     if (!submission.empty()) {
         command += " --submission " + submission.string();
     }
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        g.console.append(buffer.data(), n);
+    int terminal = -1;
+    std::string slave;
+    if (typed != nullptr) {
+        terminal = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (terminal < 0 || ::grantpt(terminal) != 0 || ::unlockpt(terminal) != 0) {
+            ADD_FAILURE() << "no pseudo-terminal: " << std::strerror(errno);
+            return g;
+        }
+        slave = ::ptsname(terminal);
     }
-    const int status = ::pclose(pipe);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+        return g;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        if (terminal >= 0) {
+            ::setsid();
+            const int tty = ::open(slave.c_str(), O_RDWR); // a session leader's first terminal: its own
+            ::ioctl(tty, TIOCSCTTY, 0);
+            ::dup2(tty, 0);
+        }
+        ::dup2(out[1], 1);
+        ::dup2(out[1], 2);
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    std::array<char, 4096> buffer{};
+    for (ssize_t n; (n = ::read(out[0], buffer.data(), buffer.size())) > 0;) {
+        g.console.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
     g.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (terminal >= 0) {
+        // What was typed waits in the terminal's input, and its echo in the terminal's output.
+        const int tty = ::open(slave.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        for (const int fd : {tty, terminal}) {
+            ::fcntl(fd, F_SETFL, O_NONBLOCK);
+            for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) > 0;) {
+                typed->append(buffer.data(), static_cast<std::size_t>(n));
+            }
+        }
+        ::close(tty);
+        ::close(terminal);
+    }
     if (fs::exists(g.out / "report.json")) {
         g.report = json::parse(read_file(g.out / "report.json"));
     }
@@ -248,7 +299,7 @@ TEST(Grader, AFileThatDoesNotCompileScoresItsLabZeroWithTheErrorShown) {
 
 // An instructor's tree under /root (mode 700) is closed to the grading user: the programs run
 // from a copy it can reach, still as that user, and the copy is gone afterwards.
-TEST(Grader, AWorkFolderClosedToOtherUsersStillRunsTheProgramsAsTheGradingUser) {
+TEST(Grader, AWorkFolderClosedToOtherUsersStillRunsTheProgramsAsTheGradingUserInTheSandbox) {
     if (::geteuid() != 0) {
         GTEST_SKIP() << "the grader runs programs as a user of their own only as root";
     }
@@ -270,10 +321,135 @@ TEST(Grader, AWorkFolderClosedToOtherUsersStillRunsTheProgramsAsTheGradingUser) 
     }
     std::smatch uid;
     ASSERT_TRUE(std::regex_search(notes, uid, std::regex("ran as user id ([0-9]+)"))) << notes;
-    EXPECT_NE(notes.find("programs: run from a copy in /run/socklab-grade-programs/" + uid[1].str()),
-              std::string::npos)
+    // bwrap starts as root and binds the programs into the sandbox, where the folders above them
+    // are open: no copy is needed, and the compiler and the programs still run as that user.
+    EXPECT_NE(notes.find("ran in bubblewrap"), std::string::npos) << notes;
+}
+
+// While a lab is graded, every process that compiles or runs the submission's code (the compiler
+// on its files, its test program, its lab's programs) runs as the grading user, never as root:
+// the test looks at /proc as ps would, many times during the grade.
+TEST(Grader, NoProcessOfASubmissionRunsAsRoot) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "as another user, the grader's processes are not root either";
+    }
+    const fs::path sub = solutions_copy("not-root");
+    fs::remove_all(kScratch / "work/build/graded/lab02"); // so that the compiler runs again
+    std::atomic<bool> done{false};
+    std::vector<std::string> as_root;
+    int seen = 0;
+    std::thread watcher([&] {
+        const std::string files = (kScratch / "work/files/").string();
+        const std::string bin = (kScratch / "work/build/bin/").string();
+        while (!done) {
+            std::error_code ec;
+            for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+                std::string cmdline = read_file(entry.path() / "cmdline");
+                std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+                const std::string exe = fs::read_symlink(entry.path() / "exe", ec).string();
+                const bool compiler =
+                    cmdline.find(files) != std::string::npos &&
+                    (exe.find("cc1plus") != std::string::npos || exe.find("/as") != std::string::npos ||
+                     exe.find("g++") != std::string::npos);
+                const bool program = exe.rfind(bin, 0) == 0 && exe.find("socklab-") == std::string::npos &&
+                                     exe.find("_tests_list") == std::string::npos;
+                if (!compiler && !program) {
+                    continue;
+                }
+                ++seen;
+                struct stat st {};
+                if (::stat(entry.path().c_str(), &st) == 0 && st.st_uid == 0) {
+                    as_root.push_back(exe + ": " + cmdline);
+                }
+            }
+        }
+    });
+    const Graded g = grade("not-root", sub, "--labs 02 --no-hidden");
+    done = true;
+    watcher.join();
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_GT(seen, 0) << "no process of the submission was seen during the grade";
+    EXPECT_EQ(as_root, std::vector<std::string>{}) << "processes of the submission ran as root";
+}
+
+// Where bubblewrap cannot make a sandbox (not installed, or a container that takes away the
+// namespaces it needs), the grader still grades, and its notes say what did not hold.
+TEST(Grader, WithoutASandboxItStillGradesAndItsNotesSaySo) {
+    ::setenv("SOCKLAB_BWRAP", "/nonexistent/bwrap", 1);
+    const Graded g = grade("no-sandbox", "", "--labs 01");
+    ::unsetenv("SOCKLAB_BWRAP");
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(lab(g.report, "01").at("score"), 100) << failures(lab(g.report, "01"));
+    std::string notes;
+    for (const auto& note : g.report.at("notes")) {
+        notes += note.get<std::string>() + "\n";
+    }
+    EXPECT_NE(notes.find("sandbox: none (/nonexistent/bwrap is not installed"), std::string::npos) << notes;
+}
+
+// A machine (or a container) that gives no user namespaces at all: as root, bwrap needs none, so
+// the grader keeps its whole sandbox. The test turns user namespaces off for the machine while it
+// grades (user.max_user_namespaces = 0), and a watchdog turns them back on even if it is killed.
+TEST(Grader, AsRootWithoutUserNamespacesTheSandboxStillHolds) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "turning user namespaces off for the machine needs root";
+    }
+    const std::string knob = "/proc/sys/user/max_user_namespaces";
+    const std::string before = read_file(knob);
+    if (before.empty()) {
+        GTEST_SKIP() << "this kernel has no " << knob;
+    }
+    const std::string restore = "echo " + before.substr(0, before.find('\n')) + " > " + knob;
+    const std::string watchdog = "setsid sh -c 'sleep 600; " + restore + "' >/dev/null 2>&1 & echo $!";
+    FILE* pipe = ::popen(watchdog.c_str(), "r");
+    int watchdog_pid = 0;
+    ASSERT_EQ(std::fscanf(pipe, "%d", &watchdog_pid), 1);
+    ::pclose(pipe);
+    write_file(knob, "0\n");
+    const Graded g = grade("no-user-namespaces", "", "--labs 01");
+    write_file(knob, before);
+    ::kill(-watchdog_pid, SIGKILL); // its group: the shell and its sleep
+    ASSERT_EQ(g.exit_code, 0) << g.console;
+    EXPECT_EQ(lab(g.report, "01").at("score"), 100) << failures(lab(g.report, "01"));
+    std::string notes;
+    for (const auto& note : g.report.at("notes")) {
+        notes += note.get<std::string>() + "\n";
+    }
+    EXPECT_NE(notes.find("ran in bubblewrap (started as root, without a user namespace)"), std::string::npos)
         << notes;
-    EXPECT_FALSE(fs::exists("/run/socklab-grade-programs/" + uid[1].str())) << "the copy was left behind";
+}
+
+// As a user other than root, the grader grades in a user namespace of bubblewrap's, and its notes
+// list what held (the sandbox) and what did not (a user of its own, the cgroup).
+TEST(Grader, AsAnotherUserItGradesInAUserNamespaceAndSaysWhatHeld) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "the test becomes another user, which needs root";
+    }
+    const fs::path work = kScratch / "work-nobody";
+    const fs::path out = kScratch / "reports/as-nobody";
+    for (const auto& folder : {work, out}) {
+        fs::create_directories(folder);
+        (void)!::chown(folder.c_str(), 65534, 65534);
+    }
+    const std::string command = "setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                std::string(SOCKLAB_GRADE_PROGRAM) + " --work " + work.string() +
+                                " --out-dir " + out.string() + " --labs 01 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::string console;
+    std::array<char, 4096> buffer{};
+    for (std::size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
+        console.append(buffer.data(), n);
+    }
+    ASSERT_EQ(::pclose(pipe), 0) << console;
+    const json report = json::parse(read_file(out / "report.json"));
+    EXPECT_EQ(lab(report, "01").at("score"), 100) << failures(lab(report, "01"));
+    std::string notes;
+    for (const auto& note : report.at("notes")) {
+        notes += note.get<std::string>() + "\n";
+    }
+    EXPECT_NE(notes.find("ran in bubblewrap (in a user namespace)"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("limits: per process only (the grader is not root)"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("processes: the programs ran as the grader's own user"), std::string::npos) << notes;
 }
 
 TEST(Grader, AMissingFileIsReportedAndTheOtherLabsAreGraded) {
@@ -774,7 +950,8 @@ std::vector<std::string> corpus_cases() {
 
 // The project's rubric with short deadlines, so that the cases that hang end quickly (a correct
 // lab's tests take about 1 s in all).
-fs::path fast_rubric(const std::string& name, int build_seconds, int test_seconds) {
+fs::path fast_rubric(const std::string& name, int build_seconds, int test_seconds,
+                     int submission_seconds = 1800) {
     std::string text = read_file(kRoot / "grader/rubric.toml");
     text = std::regex_replace(text, std::regex("test_timeout_seconds = [0-9]+"),
                               "test_timeout_seconds = " + std::to_string(test_seconds));
@@ -782,6 +959,8 @@ fs::path fast_rubric(const std::string& name, int build_seconds, int test_second
     text = std::regex_replace(text, std::regex("lab_max_timeouts = [0-9]+"), "lab_max_timeouts = 3");
     text = std::regex_replace(text, std::regex("build_timeout_seconds = [0-9]+"),
                               "build_timeout_seconds = " + std::to_string(build_seconds));
+    text = std::regex_replace(text, std::regex("submission_timeout_seconds = [0-9]+"),
+                              "submission_timeout_seconds = " + std::to_string(submission_seconds));
     const fs::path path = kScratch / "rubrics" / (name + ".toml");
     write_file(path, text);
     return path;
@@ -845,6 +1024,125 @@ std::vector<std::string> processes_of_grading_user(const json& report) {
     return found;
 }
 
+// Secrets every case is checked against: a value exported to the grader, and a root-only folder
+// outside the tree with a marker and a copy of a reference solution (cases include or .incbin
+// them). None may reach a report.
+struct Secrets {
+    std::string environment = "instructor-secret-" + std::to_string(::getpid());
+    std::string marker = "SOCKLAB-ROOT-ONLY-" + std::to_string(::getpid());
+};
+
+const Secrets& plant_secrets() {
+    static const Secrets secrets = [] {
+        Secrets s;
+        const fs::path dir = "/var/tmp/socklab-corpus-secret";
+        fs::create_directories(dir);
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+        write_file(dir / "secret.txt", s.marker + "\n");
+        fs::copy_file(kRoot / "solutions/02-server/tcp_stream.cpp", dir / "tcp_stream.cpp",
+                      fs::copy_options::overwrite_existing);
+        for (const char* f : {"secret.txt", "tcp_stream.cpp"}) {
+            fs::permissions(dir / f, fs::perms::owner_read | fs::perms::owner_write,
+                            fs::perm_options::replace);
+        }
+        ::setenv("SOCKLAB_CORPUS_SECRET", s.environment.c_str(), 1);
+        return s;
+    }();
+    return secrets;
+}
+
+// Lines of the lab's hidden scripts that no visible script of the lab has: a report that shows one
+// read the hidden checks.
+std::vector<std::string> hidden_lines(const std::string& id) {
+    std::set<std::string> visible;
+    std::vector<std::string> hidden;
+    for (const auto& lab_dir : fs::directory_iterator(kRoot / "labs")) {
+        if (lab_dir.path().filename().string().rfind(id + "-", 0) == 0 &&
+            fs::is_directory(lab_dir.path() / "scripts")) {
+            for (const auto& f : fs::directory_iterator(lab_dir.path() / "scripts")) {
+                std::istringstream lines(read_file(f.path()));
+                for (std::string line; std::getline(lines, line);) {
+                    visible.insert(line);
+                }
+            }
+        }
+    }
+    for (const auto& folder : fs::directory_iterator(kRoot / "grader/hidden")) {
+        if (folder.path().filename().string().rfind(id + "-", 0) != 0) {
+            continue;
+        }
+        for (const auto& f : fs::directory_iterator(folder.path())) {
+            std::istringstream lines(read_file(f.path()));
+            for (std::string line; std::getline(lines, line);) {
+                if (line.size() >= 40 && visible.count(line) == 0) {
+                    hidden.push_back(line);
+                }
+            }
+        }
+    }
+    return hidden;
+}
+
+// What a submission may have left outside its sandbox: files of the spy case, System V IPC objects
+// under its keys, cgroups of the grader's.
+std::vector<std::string> left_on_the_machine() {
+    std::vector<std::string> found;
+    for (const char* f :
+         {"/run/lock/socklab-spy", "/tmp/socklab-spy", "/dev/shm/socklab-spy", "/var/tmp/socklab-spy"}) {
+        if (fs::exists(f)) {
+            found.emplace_back(f);
+        }
+    }
+    for (const char* table : {"/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem"}) {
+        std::istringstream lines(read_file(table));
+        std::string line;
+        std::getline(lines, line); // the header
+        while (std::getline(lines, line)) {
+            long long key = 0;
+            if (std::istringstream(line) >> key && (key == 0x50c4a1 || key == 0x50c4a2 || key == 0x50c4a3)) {
+                found.push_back(std::string(table) + ": key " + std::to_string(key));
+            }
+        }
+    }
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup",
+                                                    fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->path().filename().string().rfind("socklab-grade-", 0) == 0) {
+            found.push_back(it->path().string());
+            it.disable_recursion_pending();
+        }
+    }
+    return found;
+}
+
+// The case's submission: a copy of the solutions with the case's files over it, or what its
+// link keys say (a lab folder, or a handout's src, that is a symbolic link to the solutions).
+fs::path case_submission(const std::string& name, const fs::path& dir, const toml::table& expect) {
+    const auto link = expect["link"].value<std::string>();
+    if (expect["handout_link"].value_or(false)) {
+        const fs::path sub = handout_copy("corpus-" + name);
+        fs::remove_all(sub / "labs/02-server/src");
+        fs::create_symlink(kRoot / "solutions/02-server", sub / "labs/02-server/src");
+        return sub;
+    }
+    const fs::path sub = solutions_copy("corpus-" + name);
+    if (link) {
+        fs::remove_all(sub / *link);
+        const fs::path target = kRoot / "solutions" / *link;
+        fs::create_symlink(expect["relative_link"].value_or(false) ? fs::relative(target, sub) : target,
+                           sub / *link);
+    }
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (entry.is_regular_file() && entry.path().filename() != "case.toml") {
+            fs::create_directories((sub / fs::relative(entry.path(), dir)).parent_path());
+            fs::copy_file(entry.path(), sub / fs::relative(entry.path(), dir),
+                          fs::copy_options::overwrite_existing);
+        }
+    }
+    return sub;
+}
+
 } // namespace
 
 class Corpus : public ::testing::TestWithParam<std::string> {};
@@ -860,29 +1158,41 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
     if (expect["needs_root"].value_or(false) && ::geteuid() != 0) {
         GTEST_SKIP() << "the grader confines a submission's programs to a user of their own only as root";
     }
-    const fs::path sub = solutions_copy("corpus-" + GetParam());
-    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-        if (entry.is_regular_file() && entry.path().filename() != "case.toml") {
-            fs::create_directories((sub / fs::relative(entry.path(), dir)).parent_path());
-            fs::copy_file(entry.path(), sub / fs::relative(entry.path(), dir),
-                          fs::copy_options::overwrite_existing);
-        }
+    if (expect["needs_cgroup"].value_or(false) && !fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
+        !fs::exists("/sys/fs/cgroup/memory/cgroup.procs")) {
+        GTEST_SKIP() << "this machine has no cgroup memory controller for the grader to use";
     }
+    const Secrets& secrets = plant_secrets();
+    const fs::path sub = case_submission(GetParam(), dir, *expect.as_table());
     const auto started = std::chrono::steady_clock::now();
     const int build_seconds = expect["build_timeout_seconds"].value_or(120);
     const int test_seconds = expect["test_timeout_seconds"].value_or(2);
-    const Graded g = grade("corpus-" + GetParam(), sub,
-                           "--labs " + id + " --no-hidden --rubric " +
-                               fast_rubric(GetParam(), build_seconds, test_seconds).string());
-    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const int submission_seconds = expect["submission_timeout_seconds"].value_or(1800);
+    const std::string options =
+        "--labs " + id + " --no-hidden --rubric " +
+        fast_rubric(GetParam(), build_seconds, test_seconds, submission_seconds).string();
+    std::string first_report;
+    if (expect["grade_twice"].value_or(false)) {
+        const Graded first = grade("corpus-" + GetParam(), sub, options);
+        ASSERT_EQ(first.exit_code, 0) << first.console;
+        first_report = read_file(first.out / "report.json");
+    }
+    const bool with_terminal = expect["with_terminal"].value_or(false);
+    if (with_terminal && read_file("/proc/sys/dev/tty/legacy_tiocsti").rfind('0', 0) == 0) {
+        GTEST_SKIP() << "this kernel refuses TIOCSTI to all but CAP_SYS_ADMIN (dev.tty.legacy_tiocsti = 0): "
+                        "the case could not fail here";
+    }
+    std::string typed;
+    const Graded g = grade("corpus-" + GetParam(), sub, options, with_terminal ? &typed : nullptr);
+    EXPECT_EQ(typed.find("SOCKLAB-TYPED"), std::string::npos)
+        << "the submission typed into the grader's terminal: " << typed;
+    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+                         (first_report.empty() ? 1 : 2);
     ASSERT_EQ(g.exit_code, 0) << g.console;
-    if (expect["needs_mount_namespace"].value_or(false)) {
+    if (expect["needs_cgroup"].value_or(false)) {
         for (const auto& note : g.report.at("notes")) {
-            if (note.get<std::string>().find("no mount namespace") != std::string::npos) {
-                GTEST_SKIP()
-                    << "the grader could not hide folders from the programs on this machine, and this "
-                       "case looks into them: "
-                    << note.get<std::string>();
+            if (note.get<std::string>().find("limits: per process only") != std::string::npos) {
+                GTEST_SKIP() << "the grader had no cgroup here: " << note.get<std::string>();
             }
         }
     }
@@ -909,6 +1219,14 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
                           << l.at("build_log").get<std::string>() << "\n"
                           << failures(l);
     }
+    if (const auto missing = expect["missing"].value<std::string>()) {
+        bool listed = false;
+        for (const auto& e : l.at("missing")) {
+            listed = listed || e.get<std::string>().find(*missing) != std::string::npos;
+        }
+        EXPECT_TRUE(listed) << "the report does not list a missing file with " << *missing << ": "
+                            << l.at("missing");
+    }
     if (const auto extra = expect["extra"].value<std::string>()) {
         bool listed = false;
         for (const auto& e : l.at("extra")) {
@@ -917,10 +1235,21 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
         EXPECT_TRUE(listed) << "the report does not list " << *extra << " as ignored: " << l.at("extra");
     }
     const std::string report_text = read_file(g.out / "report.json");
-    if (const auto absent = expect["absent"].value<std::string>()) {
-        EXPECT_EQ(report_text.find(*absent), std::string::npos)
-            << "the report shows what the submission must not see: " << *absent;
+    for (const std::string& text : {report_text, first_report}) {
+        if (const auto absent = expect["absent"].value<std::string>()) {
+            EXPECT_EQ(text.find(*absent), std::string::npos)
+                << "the report shows what the submission must not see: " << *absent;
+        }
+        EXPECT_EQ(text.find(secrets.environment), std::string::npos)
+            << "a report shows the grader's environment";
+        EXPECT_EQ(text.find(secrets.marker), std::string::npos) << "a report shows a root-only file";
+        for (const auto& line : hidden_lines(id)) {
+            EXPECT_EQ(text.find(line), std::string::npos)
+                << "a report shows a line of a hidden script: " << line;
+        }
     }
+    EXPECT_EQ(left_on_the_machine(), std::vector<std::string>{})
+        << "the submission left something on the machine";
     if (const auto kib = expect["max_report_kib"].value<std::int64_t>()) {
         EXPECT_LT(report_text.size(), static_cast<std::size_t>(*kib) * 1024) << "the report grew unbounded";
     }

