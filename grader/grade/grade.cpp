@@ -252,6 +252,8 @@ public:
 
     [[nodiscard]] int uid() const { return uid_; }
     [[nodiscard]] const std::string& why_not() const { return why_not_; }
+    // The programs run as the grader's own user after all (the lease is kept, unused).
+    void give_up(std::string why) { uid_ = -1, why_not_ = std::move(why); }
 
 private:
     int uid_ = -1;
@@ -409,6 +411,25 @@ void copy_programs(const fs::path& from, const fs::path& to) {
         ::close(out);
         ::close(in);
     }
+}
+
+// Whether user uid can enter folder and read what is in it (every folder above it must let others
+// through): checked in a child that becomes the user.
+bool user_can_reach(int uid, const fs::path& folder) {
+    const std::string path = folder.string();
+    std::shared_lock forking(script::fork_lock());
+    const pid_t pid = ::fork();
+    if (pid != 0) {
+        forking.unlock();
+    }
+    if (pid == 0) {
+        const auto id = static_cast<uid_t>(uid);
+        const bool ok = ::setgroups(0, nullptr) == 0 && ::setresgid(id, id, id) == 0 &&
+                        ::setresuid(id, id, id) == 0 && ::access(path.c_str(), R_OK | X_OK) == 0;
+        ::_exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 const std::string kNoGroup = "(in no group of the rubric)";
@@ -758,6 +779,13 @@ private:
             grade.notes.push_back("sandbox: none (" + sandbox_why_not_ +
                                   "): the programs saw every file the grading user can read, the grader's "
                                   "session and environment, and shared its PID and IPC namespaces");
+            // No sandbox binds the tree in for the grading user: it must reach it itself.
+            for (const fs::path& needed : {root_ / "labs", work_}) {
+                if (user_.uid() >= 0 && !user_can_reach(user_.uid(), needed)) {
+                    user_.give_up("without a sandbox, another user cannot reach " + needed.string() +
+                                  " (a folder above it is closed to others)");
+                }
+            }
         }
         grade.notes.push_back(group_ ? "limits: the whole submission in one " + group_->describe()
                                      : "limits: per process only (" + no_group +

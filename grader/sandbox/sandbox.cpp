@@ -277,6 +277,9 @@ std::string unavailable(int uid, bool privileged) {
             }
             why = "bwrap " + std::string(privileged ? "as root" : "with a user namespace") + " failed" +
                   (said.empty() ? " (exit status " + std::to_string(status) + ")" : ": " + said);
+            if (said.find("slave") != std::string::npos) {
+                why += " (is / a chroot's folder, not a mount point? bind-mount it onto itself first)";
+            }
         }
     }
     known[key] = why;
