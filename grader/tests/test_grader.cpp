@@ -217,7 +217,7 @@ TEST(Grader, TestsAndScriptsEditedInASubmissionHaveNoEffect) {
     const fs::path sub = handout_copy("edited-tests");
     for (const auto& file : fs::directory_iterator(sub / "labs/02-server/tests")) {
         write_file(file.path(),
-                   "#include <catch2/catch.hpp>\nTEST_CASE(\"always passes\") { CHECK(true); }\n");
+                   "#include \"socklab/testkit/catch.hpp\"\nTEST_CASE(\"always passes\") { CHECK(true); }\n");
     }
     for (const auto& file : fs::directory_iterator(sub / "labs/02-server/scripts")) {
         write_file(file.path(), "# nothing to check\n");
