@@ -137,7 +137,7 @@ int main(int argc, char* argv[]) {
     // backtrace() loads libgcc on first use, which is not safe inside a signal handler: warm it up.
     void* warm_up[1];
     ::backtrace(warm_up, 1);
-    struct sigaction tripwire {};
+    struct sigaction tripwire = {};
     tripwire.sa_handler = on_sigpipe;
     sigemptyset(&tripwire.sa_mask);
     ::sigaction(SIGPIPE, &tripwire, nullptr);
