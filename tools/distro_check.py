@@ -110,8 +110,9 @@ def fresh_root(suite: str, mirror: str, where: Path, fresh: bool) -> Path:
 
 @contextlib.contextmanager
 def mounted(root: Path):
-    """/proc, /dev (with /dev/pts and /dev/shm) and /sys inside root, and the host's resolv.conf so
-    apt reaches the mirror; every mount undone on the way out, whatever happened."""
+    """/proc, /dev (with /dev/pts and /dev/shm) and /sys inside root, the grader's user leases, and
+    this machine's resolv.conf so apt reaches the mirror; every mount undone on the way out,
+    whatever happened."""
     done: list[Path] = []
     try:
         for source, target, args in (("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--rbind"]),
@@ -123,6 +124,16 @@ def mounted(root: Path):
             if target == "dev":
                 # A slave: unmounting the root's /dev/pts must never propagate to this machine's.
                 subprocess.run(["mount", "--make-rslave", str(path)], check=True)
+        # The grader, as root, runs a submission as a user id of 61000-61999 that it leases with a
+        # lock file in /run/socklab-grade and sweeps (kills every process of) after each lab. A
+        # root shares this machine's users and processes, so it must share those leases too, or a
+        # grader inside and one outside take the same id and kill each other's programs.
+        leases = Path("/run/socklab-grade")
+        leases.mkdir(mode=0o700, exist_ok=True)
+        inside = root / "run" / "socklab-grade"
+        inside.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "--bind", str(leases), str(inside)], check=True)
+        done.append(inside)
         shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
         yield
     finally:
