@@ -138,6 +138,7 @@ bool Process::start(std::string& error) {
         return false;
     }
     std::vector<char*> args;
+    args.reserve(argv_.size() + 1);
     for (auto& a : argv_) {
         args.push_back(a.data());
     }

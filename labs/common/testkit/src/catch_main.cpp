@@ -143,6 +143,7 @@ int main(int argc, char* argv[]) {
     ::sigaction(SIGPIPE, &tripwire, nullptr);
     std::vector<std::string> args = catch_arguments(argc, argv);
     std::vector<char*> pointers;
+    pointers.reserve(args.size());
     for (std::string& arg : args) {
         pointers.push_back(arg.data());
     }
