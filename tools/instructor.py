@@ -35,6 +35,7 @@ NOT_IN_HANDOUT = [
     ".ci/", ".github/", "CONTRIBUTING.md",
     "tools/handout/",      # the handout's own templates (placed below)
     "tools/instructor.py", "tools/test_instructor.py",
+    "tools/distro_check.py",  # ./socklab distro-check: the instructor's tree on fresh Debian roots
 ]
 # Files of the handout that are made from a template rather than copied.
 TEMPLATES = {

@@ -268,7 +268,14 @@ def failure_summary(output: str) -> str:
             block.append(following.strip())
         for j, text in enumerate(block):
             if text.endswith("with message:") and j + 1 < len(block):
-                return block[j + 1]
+                # Catch2 v3 wraps at 80 columns, after a space or a hyphen: a line that opens a
+                # parenthesis it does not close ("... (read docs/labs/...") goes on below.
+                message = block[j + 1]
+                for more in block[j + 2:]:
+                    if message.count("(") <= message.count(")"):
+                        break
+                    message += ("" if message.endswith("-") else " ") + more
+                return message
             if text.endswith("with expansion:") and j + 1 < len(block):
                 return f"{block[0]}  with expansion: {block[j + 1]}" if j > 0 else block[j + 1]
         if block:
@@ -281,9 +288,12 @@ def failure_summary(output: str) -> str:
 def docs_section(output: str) -> str | None:
     """The docs section a failure points to: the one a skeleton's "not implemented yet" names
     (what to write first), else the test's own "read:" line (what the behaviour is), else any."""
-    for pattern in (r"not implemented yet: \S+ \(read (" + DOC_SECTION.pattern + r")\)",
+    # Catch2 v3 wraps its console output at 80 columns, after a space (hence \s+) or a hyphen
+    # (joined again here).
+    unwrapped = re.sub(r"(?<=-)\n[ \t]+", "", output)
+    for pattern in (r"not implemented yet: \S+\s+\(read\s+(" + DOC_SECTION.pattern + r")\)",
                     r"^read: (" + DOC_SECTION.pattern + r")"):
-        match = re.search(pattern, output, re.MULTILINE)
+        match = re.search(pattern, unwrapped, re.MULTILINE)
         if match:
             return match.group(1)
     match = DOC_SECTION.search(output)

@@ -19,7 +19,7 @@ std::string catch_spec(const std::string& name) {
     return out;
 }
 
-std::string trimmed(std::string text) {
+std::string trimmed(const std::string& text) {
     const auto first = text.find_first_not_of(" \n\t");
     const auto last = text.find_last_not_of(" \n\t");
     return first == std::string::npos ? "" : text.substr(first, last - first + 1);
@@ -75,13 +75,15 @@ CatchResult read_catch_report(const std::string& xml, const std::string& name) {
             const std::string what = kind == "Exception"             ? "an exception was thrown: "
                                      : kind == "FatalErrorCondition" ? "the test crashed: "
                                                                      : "";
-            text = place(node) + what + line;
+            text = place(node);
+            text += what;
+            text += line;
         }
         // The INFO and CAPTURE messages of a failed assertion come just before it.
         std::string messages;
         for (pugi::xml_node info = node.previous_sibling(); info && std::strcmp(info.name(), "Info") == 0;
              info = info.previous_sibling()) {
-            messages = "\n  " + trimmed(info.text().as_string()) + messages;
+            messages.insert(0, "\n  " + trimmed(info.text().as_string()));
         }
         if (!messages.empty()) {
             text += "\nwith messages:" + messages;

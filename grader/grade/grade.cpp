@@ -388,7 +388,7 @@ void copy_programs(const fs::path& from, const fs::path& to) {
         if (in < 0) {
             throw std::system_error(errno, std::generic_category(), "open " + entry.path().string());
         }
-        struct stat st {};
+        struct stat st = {};
         (void)::fstat(in, &st);
         const std::unique_lock writing(script::fork_lock());
         const int out = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
@@ -906,7 +906,7 @@ private:
         const auto started = std::chrono::steady_clock::now();
         const auto limit =
             std::chrono::milliseconds(static_cast<long long>(rubric_.build_timeout_seconds * 1000));
-        const auto sandboxed = [&](std::vector<std::string> argv, std::size_t max_output) {
+        const auto sandboxed = [&](const std::vector<std::string>& argv, std::size_t max_output) {
             Bounds bounds;
             bounds.wall = std::max(std::chrono::milliseconds(1000),
                                    std::min(limit - std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -969,7 +969,7 @@ private:
         if (const auto run = sandboxed(archive, 1 << 20); run.exit_code != 0) {
             return fail("compile error", "ar " + run.status_text() + ":\n" + first_errors(run.output));
         }
-        struct stat st {};
+        struct stat st = {};
         if (::lstat((out / "libgraded.a").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
             return fail("compile error", "the sandbox made no library of the lab's objects");
         }

@@ -48,7 +48,7 @@ Fd open_folder(const std::filesystem::path& base, const std::filesystem::path& r
         }
         Fd next(::openat(at.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (next.fd < 0) {
-            struct stat st {};
+            struct stat st = {};
             why = ::fstatat(at.fd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
                       ? "in " + walked.string() + ", a symbolic link: not accepted"
                       : "missing";
@@ -69,7 +69,7 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
         return taken;
     }
     const std::string name = relative.filename().string();
-    struct stat st {};
+    struct stat st = {};
     if (::fstatat(folder.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         taken.why_not = "missing";
         return taken;

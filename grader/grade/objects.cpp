@@ -105,7 +105,9 @@ std::string object_refused(const std::string& file, const std::vector<Symbol>& s
             continue;
         }
         const std::string shown = demangle(s.name);
-        std::string why = file + " defines " + shown;
+        std::string why = file;
+        why += " defines ";
+        why += shown;
         if (shown != s.name) {
             why += " (" + s.name + ")";
         }

@@ -48,7 +48,7 @@ const char* const kEtc[] = {"/etc/alternatives",  "/etc/ld.so.cache", "/etc/ld.s
 const char* const kTop[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
 
 bool exists(const std::string& path) {
-    struct stat st {};
+    struct stat st = {};
     return ::lstat(path.c_str(), &st) == 0;
 }
 

@@ -87,6 +87,7 @@ bool Process::start(std::string& error) {
     }
     std::vector<std::string> argv = sandbox::command(confinement_, argv_);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (auto& a : argv) {
         args.push_back(a.data());
     }
@@ -94,6 +95,7 @@ bool Process::start(std::string& error) {
     // Inside the sandbox, the environment is the sandbox's own; outside, the caller's.
     std::vector<std::string> env = sandbox::environment(confinement_);
     std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
     for (auto& e : env) {
         envp.push_back(e.data());
     }

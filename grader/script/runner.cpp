@@ -577,6 +577,7 @@ private:
         const bool is_server = step.op == "server";
         auto attached = options_.attach.find(step.subject);
         std::vector<std::string> argv;
+        argv.reserve(step.words.size());
         for (const auto& w : step.words) {
             argv.push_back(substitute(w));
         }

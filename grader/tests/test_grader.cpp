@@ -268,7 +268,7 @@ TEST(Grader, TestsAndScriptsEditedInASubmissionHaveNoEffect) {
     const fs::path sub = handout_copy("edited-tests");
     for (const auto& file : fs::directory_iterator(sub / "labs/02-server/tests")) {
         write_file(file.path(),
-                   "#include <catch2/catch.hpp>\nTEST_CASE(\"always passes\") { CHECK(true); }\n");
+                   "#include \"socklab/testkit/catch.hpp\"\nTEST_CASE(\"always passes\") { CHECK(true); }\n");
     }
     for (const auto& file : fs::directory_iterator(sub / "labs/02-server/scripts")) {
         write_file(file.path(), "# nothing to check\n");
@@ -357,7 +357,7 @@ TEST(Grader, NoProcessOfASubmissionRunsAsRoot) {
                     continue;
                 }
                 ++seen;
-                struct stat st {};
+                struct stat st = {};
                 if (::stat(entry.path().c_str(), &st) == 0 && st.st_uid == 0) {
                     as_root.push_back(exe + ": " + cmdline);
                 }

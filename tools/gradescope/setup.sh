@@ -12,9 +12,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TREE="$HERE/socklab"
 export DEBIAN_FRONTEND=noninteractive
 
-# What the grader needs to build and run, by Debian/Ubuntu package name.
-PACKAGES=(cmake ninja-build g++ catch2 libgtest-dev python3 python3-pip git iproute2 util-linux libasio-dev
-    libcli11-dev nlohmann-json3-dev libpugixml-dev libtomlplusplus-dev curl ca-certificates bubblewrap)
+# What the grader needs to build and run, by this image's package names: tools/packages.sh, the
+# one list (./socklab deps reads it too). Gradescope's Ubuntu image is 22.04.
+# shellcheck source=../packages.sh
+. "$TREE/tools/packages.sh"
+socklab_distribution
+mapfile -t PACKAGES < <(socklab_packages gradescope)
 if [[ "${1:-}" == --list-packages ]]; then
     printf '%s\n' "${PACKAGES[@]}"
     exit 0
@@ -26,7 +29,7 @@ install_packages() {
     apt-get update
     local available=()
     for pkg in "${PACKAGES[@]}"; do
-        # Older Ubuntu images lack some (libtomlplusplus-dev before 23.04): handled below.
+        # A name the image lacks (an unknown distribution gets generic names): handled below.
         if apt-cache show "$pkg" >/dev/null 2>&1; then
             available+=("$pkg")
         else
@@ -55,18 +58,6 @@ fallbacks() {
         mkdir -p /usr/local/include/toml++
         curl -fsSL -o /usr/local/include/toml++/toml.h \
             https://raw.githubusercontent.com/marzer/tomlplusplus/v3.4.0/toml.hpp
-    fi
-    # Catch2 v2 (Ubuntu 24.04's catch2 package is v3): v2.13.10 from its tag, installed with CMake.
-    if ! grep -qs 'set(PACKAGE_VERSION "2\.' /usr/lib/cmake/Catch2/Catch2ConfigVersion.cmake \
-        /usr/share/cmake/Catch2/Catch2ConfigVersion.cmake /usr/local/lib/cmake/Catch2/Catch2ConfigVersion.cmake \
-        /usr/local/share/Catch2/cmake/Catch2ConfigVersion.cmake 2>/dev/null; then
-        echo "setup.sh: Catch2 v2 missing: building v2.13.10 from its source"
-        local src
-        src="$(mktemp -d)"
-        git clone --quiet --depth 1 --branch v2.13.10 https://github.com/catchorg/Catch2.git "$src"
-        cmake -S "$src" -B "$src/build" -DBUILD_TESTING=OFF -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_HELPERS=ON >/dev/null
-        cmake --install "$src/build" >/dev/null
-        rm -rf "$src"
     fi
 }
 

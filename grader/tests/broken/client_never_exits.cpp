@@ -2,6 +2,7 @@
 // the server's close.
 #include "broken_server.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 

@@ -151,8 +151,8 @@ TEST_CASE("TcpStream write_all finishes the job when signals interrupt send",
     // A signal that arrives while send is blocked cuts it short: send returns the bytes it took so
     // far (a partial count) or, if it took none, -1 with EINTR. write_all must go on either way.
     // A handler without SA_RESTART lets the signal interrupt the call.
-    struct sigaction interrupt {};
-    struct sigaction previous {};
+    struct sigaction interrupt = {};
+    struct sigaction previous = {};
     interrupt.sa_handler = [](int) {};
     sigemptyset(&interrupt.sa_mask);
     REQUIRE(::sigaction(SIGUSR1, &interrupt, &previous) == 0);

@@ -47,7 +47,7 @@ int main(int argc, char* argv[]) {
         // Non-blocking on the handler's side: a flood of signals must never block it on a full pipe.
         socklab::check(::fcntl(fds[1], F_SETFL, O_NONBLOCK), "fcntl O_NONBLOCK");
         g_stop_pipe_write = fds[1];
-        struct sigaction stop_action {};
+        struct sigaction stop_action = {};
         stop_action.sa_handler = on_stop_signal;
         sigemptyset(&stop_action.sa_mask);
         // No SA_RESTART: the read below must return (EINTR) when a signal comes. Some runtimes,

@@ -28,7 +28,9 @@ int open_pipe_end() {
 
 TEST(UniqueFd, ClosesItsDescriptorWhenDestroyed) {
     const int fd = open_pipe_end();
-    { socklab::UniqueFd owner(fd); }
+    {
+        socklab::UniqueFd owner(fd); // closes fd at this block's end
+    }
     EXPECT_FALSE(is_open(fd));
 }
 

@@ -1,10 +1,10 @@
-// Catch2 v2 support for socklab tests: escaped bytes in failure output, matchers on exception
-// messages and error codes, and a way to skip a test the machine cannot run.
+// Catch2 support for socklab tests (v2 or v3: socklab/testkit/catch.hpp): escaped bytes in failure output,
+// matchers on exception messages and error codes, and a way to skip a test the machine cannot run.
 #pragma once
 
 #include "socklab/testkit/bytes.hpp"
 
-#include <catch2/catch.hpp>
+#include "socklab/testkit/catch.hpp"
 
 #include <cerrno>
 #include <initializer_list>
@@ -27,7 +27,7 @@ namespace socklab::testkit {
 
 // REQUIRE_THAT(Bytes(got), EqualsBytes("hello\r\n")): on failure prints both escaped (long ones
 // elided in the middle) and a caret under the first byte that differs.
-class EqualsBytes : public Catch::MatcherBase<Bytes> {
+class EqualsBytes : public MatcherBase<Bytes> {
 public:
     explicit EqualsBytes(std::string_view expected) : expected_(expected) {}
     bool match(const Bytes& actual) const override {
@@ -45,7 +45,7 @@ private:
 
 // REQUIRE_THROWS_MATCHES(f(), std::invalid_argument, MessageContains({"\"1.2.3\"", "four"})):
 // the exception's what() contains every fragment. Prints the actual message on failure.
-class MessageContains : public Catch::MatcherBase<std::exception> {
+class MessageContains : public MatcherBase<std::exception> {
 public:
     MessageContains(std::initializer_list<std::string> fragments) : fragments_(fragments) {}
     bool match(const std::exception& e) const override {
@@ -72,7 +72,7 @@ private:
 
 // REQUIRE_THROWS_MATCHES(f(), std::system_error, HasErrno(EADDRINUSE)): the error code is that
 // errno value (in the system category).
-class HasErrno : public Catch::MatcherBase<std::system_error> {
+class HasErrno : public MatcherBase<std::system_error> {
 public:
     explicit HasErrno(int err) : expected_(err) {}
     bool match(const std::system_error& e) const override {

@@ -7,7 +7,7 @@
 #include "socklab/ipv4_address.hpp"
 #include "socklab/port.hpp"
 
-#include <catch2/catch.hpp>
+#include "socklab/testkit/catch.hpp"
 
 #include <string>
 
