@@ -486,7 +486,7 @@ def cmd_grade(args: list[str]) -> int:
                 shutil.copyfile(source, target)
     heading("build the grader (build-grade/build, grade mode)")
     if not (build_dir / "CMakeCache.txt").is_file():
-        # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/grade.cpp passes, so
+        # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/build.cpp passes, so
         # the grader finds this build configured and reuses it.
         # A handout has no reference code for the labs below the graded one: it grades cumulatively.
         run_step(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",

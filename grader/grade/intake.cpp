@@ -1,12 +1,18 @@
 #include "intake.hpp"
 
+#include "stage.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <vector>
+
+namespace fs = std::filesystem;
 
 namespace socklab::grade {
 namespace {
@@ -57,6 +63,15 @@ Fd open_folder(const std::filesystem::path& base, const std::filesystem::path& r
         at = std::move(next);
     }
     return at;
+}
+
+// Writes a file only when its content changes, so the build recompiles only what changed.
+void write_if_changed(const fs::path& path, const std::string& content) {
+    if (fs::exists(path) && read_text(path) == content) {
+        return;
+    }
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << content;
 }
 
 } // namespace
@@ -120,6 +135,33 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
 bool is_plain_folder(const std::filesystem::path& base, const std::filesystem::path& relative) {
     std::string why;
     return open_folder(base, relative, why).fd >= 0;
+}
+
+void place_files(const std::filesystem::path& submission, const std::filesystem::path& root,
+                 const std::filesystem::path& files, const ManifestLab& m, Lab& lab) {
+    // Nothing of the submission is followed through a symbolic link, at any depth (intake.hpp):
+    // a link to the reference solutions, as a file or as any folder above it, takes nothing.
+    const fs::path sub = fs::absolute(submission);
+    const bool handout = is_plain_folder(sub, "labs");
+    const fs::path from = handout ? fs::path("labs") / m.folder / "src" : fs::path(m.folder);
+    for (const auto& file : m.files) {
+        const Taken taken = take_file(sub, from / file);
+        if (!taken.content) {
+            lab.missing.push_back(m.folder + "/" + file +
+                                  (taken.why_not == "missing" ? "" : " (" + taken.why_not + ")"));
+        }
+        write_if_changed(files / m.folder / file,
+                         taken.content ? *taken.content : read_text(root / "labs" / m.folder / "src" / file));
+    }
+    if (is_plain_folder(sub, from)) {
+        for (const auto& entry : fs::directory_iterator(sub / from)) {
+            const std::string name = entry.path().filename().string();
+            if (std::find(m.files.begin(), m.files.end(), name) == m.files.end()) {
+                lab.extra.push_back(m.folder + "/" + name);
+            }
+        }
+        std::sort(lab.extra.begin(), lab.extra.end());
+    }
 }
 
 } // namespace socklab::grade

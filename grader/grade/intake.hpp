@@ -1,6 +1,10 @@
 // Taking a submission's files: only regular files, reached without following a symbolic link at
-// any depth, under a size cap. Anything else is reported as missing, with the reason.
+// any depth, under a size cap. Anything else is reported as missing, with the reason. What is
+// taken is placed in the work folder's files/, where the grading build compiles it.
 #pragma once
+
+#include "grade.hpp"
+#include "model.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -25,5 +29,12 @@ struct Taken {
 
 // Whether base/relative is a folder reached without a link (as take_file would walk it).
 [[nodiscard]] bool is_plain_folder(const std::filesystem::path& base, const std::filesystem::path& relative);
+
+// Takes the lab's student-owned files from the submission (or the skeleton's from the tree at
+// root, reported as missing) into files/FOLDER/, and notes the files beside them that the grader
+// ignores. A file is rewritten only when its content changes, so the build recompiles only what
+// changed.
+void place_files(const std::filesystem::path& submission, const std::filesystem::path& root,
+                 const std::filesystem::path& files, const ManifestLab& m, Lab& lab);
 
 } // namespace socklab::grade
