@@ -710,7 +710,7 @@ def cmd_lint() -> int:
         tidy_folders += existing("grader/script", "grader/refpeer")
         tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/src") if p.is_dir())
     else:
-        tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade")
+        tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade", "grader/sandbox")
     tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
     database = build_dir / "compile_commands.json"
     if not database.is_file():

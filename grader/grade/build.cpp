@@ -13,8 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <regex>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -212,6 +216,23 @@ bool build_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
     return true;
 }
 
+namespace {
+
+// Calls work(0) ... work(count - 1), at most jobs of them at once, and returns when all are done.
+void at_once(std::size_t count, int jobs, const std::function<void(std::size_t)>& work) {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::jthread> workers;
+    for (int j = 0; j < std::max(1, jobs) && static_cast<std::size_t>(j) < count; ++j) {
+        workers.emplace_back([&] {
+            for (std::size_t i = next++; i < count; i = next++) {
+                work(i);
+            }
+        });
+    }
+}
+
+} // namespace
+
 bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
     const fs::path out = ctx.build / "graded" / ("lab" + m.id);
     std::error_code ec;
@@ -239,7 +260,10 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
         lab.build_log = why;
         return false;
     };
+    // Each file compiles in a sandbox of its own, as many at once as the grade's jobs (as ninja
+    // would); a failure is reported for the first file, in the manifest's order, that failed.
     std::vector<std::string> objects;
+    std::vector<std::vector<std::string>> commands;
     for (const auto& file : m.files) {
         const fs::path source = ctx.files / m.folder / file;
         std::vector<std::string> argv = compile_command(ctx, source);
@@ -247,9 +271,14 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
             throw TreeError("the grading build has no compile command for " + source.string() +
                             " (configure again)");
         }
-        const std::string object = (out / (file + ".o")).string();
-        argv.insert(argv.end(), {"-c", source.string(), "-o", object});
-        const auto run = sandboxed(argv, 1 << 20);
+        objects.push_back((out / (file + ".o")).string());
+        argv.insert(argv.end(), {"-c", source.string(), "-o", objects.back()});
+        commands.push_back(std::move(argv));
+    }
+    std::vector<BoundedRun> compiled(commands.size());
+    at_once(commands.size(), ctx.options.jobs,
+            [&](std::size_t i) { compiled[i] = sandboxed(commands[i], 1 << 20); });
+    for (const auto& run : compiled) {
         if (run.exit_code != 0) {
             const bool capped = run.timed_out && ctx.submission_left().count() == 0;
             return fail("compile error",
@@ -261,24 +290,30 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
                         : run.output.empty() ? "the compiler " + run.status_text() + " and said nothing"
                                              : first_errors(run.output));
         }
-        objects.push_back(object);
     }
     // The objects' symbols: what they define and call (nm), and system calls of their own.
     const ObjectRules rules = object_rules(ctx, m);
-    for (std::size_t i = 0; i < objects.size(); ++i) {
+    std::vector<std::string> refused(objects.size());
+    at_once(objects.size(), ctx.options.jobs, [&](std::size_t i) {
         const std::string file = m.folder + "/" + m.files[i];
         const auto nm = sandboxed({"/usr/bin/nm", "-P", objects[i]}, std::size_t{16} << 20);
         const auto dump =
             sandboxed({"/usr/bin/objdump", "-d", "--no-show-raw-insn", objects[i]}, std::size_t{64} << 20);
         if (nm.exit_code != 0 || dump.exit_code != 0) {
-            return fail("refused", file + ": its object could not be read (nm or objdump " +
-                                       (nm.exit_code != 0 ? nm.status_text() : dump.status_text()) + ")");
+            refused[i] = file + ": its object could not be read (nm or objdump " +
+                         (nm.exit_code != 0 ? nm.status_text() : dump.status_text()) + ")";
+            return;
         }
         for (const std::string& why :
              {object_refused(file, parse_nm(nm.output), rules), assembly_refused(file, dump.output)}) {
-            if (!why.empty()) {
-                return fail("refused", why);
+            if (!why.empty() && refused[i].empty()) {
+                refused[i] = why;
             }
+        }
+    });
+    for (const auto& why : refused) {
+        if (!why.empty()) {
+            return fail("refused", why);
         }
     }
     std::vector<std::string> archive{"/usr/bin/ar", "rcs", (out / "libgraded.a").string()};

@@ -52,6 +52,27 @@ std::string own_v1_path(const std::string& controller) {
     return "";
 }
 
+// Removes the groups beside ours that a grader killed by SIGKILL left behind (a grader removes its
+// own on the way out): "socklab-grade-PID-..." whose PID is no process. Only empty ones go (rmdir
+// of a cgroup with processes fails), so a group in use is never touched, whatever its name says.
+void remove_stale(const fs::path& parent) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+        const std::string name = entry.path().filename().string();
+        const std::string prefix = "socklab-grade-";
+        if (name.rfind(prefix, 0) != 0 || !entry.is_directory(ec)) {
+            continue;
+        }
+        const std::string pid = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) {
+            continue;
+        }
+        if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) {
+            (void)::rmdir(entry.path().c_str());
+        }
+    }
+}
+
 } // namespace
 
 std::unique_ptr<Group> Group::make(const std::string& name, std::uint64_t memory_bytes, int max_processes,
@@ -80,6 +101,7 @@ std::unique_ptr<Group> Group::make(const std::string& name, std::uint64_t memory
             why_not = "cannot make " + parent.string() + (ec ? ": " + ec.message() : "");
             return nullptr;
         }
+        remove_stale(parent);
         const fs::path folder = parent / leaf;
         fs::create_directory(folder, ec);
         if (ec || !write_file(folder / "memory.max", std::to_string(memory_bytes)) ||
@@ -101,7 +123,9 @@ std::unique_ptr<Group> Group::make(const std::string& name, std::uint64_t memory
             why_not = "no cgroup v1 " + controller + " controller at " + hierarchy.string();
             return nullptr;
         }
-        fs::path folder = hierarchy / fs::path(own_v1_path(controller)).relative_path() / leaf;
+        const fs::path parent = hierarchy / fs::path(own_v1_path(controller)).relative_path();
+        remove_stale(parent);
+        const fs::path folder = parent / leaf;
         fs::create_directory(folder, ec);
         if (ec && ec != std::errc::file_exists) {
             why_not = "cannot make " + folder.string() + ": " + ec.message();

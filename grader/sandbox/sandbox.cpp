@@ -245,8 +245,9 @@ std::string unavailable(int uid, bool privileged) {
         if (::pipe2(err, O_CLOEXEC) != 0) {
             return std::string("pipe2: ") + std::strerror(errno);
         }
-        std::vector<char*> args;
         std::vector<std::string> copy = argv;
+        std::vector<char*> args;
+        args.reserve(copy.size() + 1);
         for (auto& a : copy) {
             args.push_back(a.data());
         }

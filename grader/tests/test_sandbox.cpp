@@ -10,6 +10,7 @@
 
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -216,4 +217,35 @@ TEST(Sandbox, ACgroupHoldsEveryProcessOfASubmissionAndKillsThemAll) {
     EXPECT_LE(seen, 32) << "more processes than the cgroup's cap: " << run.output;
     // Killing the sandbox takes its PID namespace down: nothing is left for the cgroup to kill.
     EXPECT_EQ(group->kill_all(std::chrono::seconds(2)), 0) << "processes of the sandbox outlived it";
+}
+
+TEST(Sandbox, AGroupLeftByAGraderKilledBySigkillIsRemovedByTheNextGrade) {
+    std::string why;
+    auto probe = socklab::sandbox::Group::make("test-" + std::to_string(::getpid()) + "-probe",
+                                               std::uint64_t{64} << 20, 8, why);
+    if (!probe) {
+        GTEST_SKIP() << "no cgroup here: " << why;
+    }
+    // A pid that was a process a moment ago and is none now, as a killed grader's is.
+    const pid_t dead = ::fork();
+    if (dead == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(dead, nullptr, 0);
+    std::vector<fs::path> stale;
+    for (const auto& folder : probe->folders()) {
+        stale.push_back(fs::path(folder).parent_path() /
+                        ("socklab-grade-" + std::to_string(dead) + "-61000-1"));
+        fs::create_directory(stale.back());
+    }
+    // Ours, alive: a group named after this process stays.
+    const auto next =
+        socklab::sandbox::Group::make(std::to_string(::getpid()) + "-0-2", std::uint64_t{64} << 20, 8, why);
+    ASSERT_TRUE(next) << why;
+    for (const auto& folder : stale) {
+        EXPECT_FALSE(fs::exists(folder)) << "a dead grader's group is still there: " << folder;
+    }
+    for (const auto& folder : probe->folders()) {
+        EXPECT_TRUE(fs::exists(folder)) << "a live grader's group was removed: " << folder;
+    }
 }
