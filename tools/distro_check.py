@@ -34,6 +34,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -371,6 +372,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM (a CI job cancelled, kill) unwinds as an exception does, so the roots' mounts are undone.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sys.exit(main(sys.argv[1:]))
     except Failure as e:
