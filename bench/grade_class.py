@@ -15,7 +15,7 @@ With --same-class-as REV the corpus cases are only those the corpus held at git 
 files as they are now), so that a figure can be set beside one measured then: the class of 40 of
 the grader's issue 17 was the 28 cases of c089bab and 12 reference solutions.
 
-Usage: python3 bench/grade_class.py [--grader PATH] [--keep DIR] [--same-class-as REV]
+Usage: python3 bench/grade_class.py [--grader PATH] [--keep DIR] [--same-class-as REV] [--no-resume]
 """
 import argparse
 import csv
@@ -106,6 +106,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grader", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it (default: a temp folder)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="grade the class once: leave out the run killed mid-batch and resumed")
     parser.add_argument("--same-class-as", metavar="REV", default=None,
                         help="take only the corpus cases that git revision REV had")
     args = parser.parse_args()
@@ -152,6 +154,8 @@ def main() -> int:
         solutions = [r["build_seconds"] + r["run_seconds"] for n, r in first.items() if n.startswith("solution-")]
         print(f"  reference solutions only: median {statistics.median(solutions):.1f} s with the build")
 
+        if args.no_resume:
+            return 0
         # 2. Again, killed mid-batch, then resumed: same gradebook, nothing graded twice.
         out2 = base / "out-2"
         shutil.rmtree(out2, ignore_errors=True)

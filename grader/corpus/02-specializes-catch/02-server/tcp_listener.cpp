@@ -64,8 +64,11 @@ std::optional<TcpStream> TcpListener::accept_for(std::chrono::milliseconds timeo
 
 } // namespace socklab
 
-// Hostile: a specialization of Catch2's comparison for two ports, which says any two are equal,
-// so that a test of the wrong port passes (it is linked into the test program with the tests).
+// Hostile: a specialization of a Catch2 template, linked into the test program with the tests.
+// Catch2 v2: its comparison for two ports, which says any two are equal, so that a test of the
+// wrong port passes. Catch2 v3 has no such function: its printer for ports, which would make a
+// failed check of a port show the port the test expected.
+#if __has_include(<catch2/catch.hpp>)
 #include <catch2/catch.hpp>
 
 namespace Catch {
@@ -74,3 +77,14 @@ bool compareEqual<std::uint16_t, std::uint16_t>(std::uint16_t const&, std::uint1
     return true;
 }
 } // namespace Catch
+#else
+#include <catch2/catch_tostring.hpp>
+
+namespace Catch {
+template <>
+struct StringMaker<std::uint16_t> {
+    static std::string convert(std::uint16_t port);
+};
+std::string StringMaker<std::uint16_t>::convert(std::uint16_t) { return "20000"; }
+} // namespace Catch
+#endif
