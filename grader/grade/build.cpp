@@ -5,6 +5,7 @@
 #include "build.hpp"
 
 #include "bounded.hpp"
+#include "object_cache.hpp"
 #include "objects.hpp"
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <regex>
 #include <sstream>
@@ -218,6 +220,28 @@ bool build_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
 
 namespace {
 
+// The same library as the last grade's of this lab (the same objects, as a class's files mostly
+// are): the last one goes back in its place, with its time, so that the link finds nothing newer
+// and relinks nothing, as ninja would not have. Otherwise library becomes the last one.
+void keep_or_restore(const fs::path& library, const fs::path& last) {
+    std::error_code ec;
+    const auto bytes = [](const fs::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        return text.str();
+    };
+    if (fs::is_regular_file(last, ec) && bytes(last) == bytes(library)) {
+        const auto then = fs::last_write_time(last, ec);
+        fs::copy_file(last, library, fs::copy_options::overwrite_existing, ec);
+        fs::last_write_time(library, then, ec);
+        return;
+    }
+    fs::create_directories(last.parent_path(), ec);
+    fs::copy_file(library, last, fs::copy_options::overwrite_existing, ec);
+    fs::last_write_time(last, fs::last_write_time(library, ec), ec);
+}
+
 // Calls work(0) ... work(count - 1), at most jobs of them at once, and returns when all are done.
 void at_once(std::size_t count, int jobs, const std::function<void(std::size_t)>& work) {
     std::atomic<std::size_t> next{0};
@@ -275,11 +299,28 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
         argv.insert(argv.end(), {"-c", source.string(), "-o", objects.back()});
         commands.push_back(std::move(argv));
     }
+    // A file whose every input is as an earlier grade's compiled it is taken from the cache.
+    const ObjectCache cache(ctx.build / "object-cache");
+    std::vector<fs::path> sources;
+    for (const auto& file : m.files) {
+        sources.push_back(ctx.files / m.folder / file);
+    }
+    const std::string given = ObjectCache::given_stamp(ctx.root / "labs", commands.front().front());
+    std::vector<std::string> keys;
+    std::vector<char> cached;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        keys.push_back(ObjectCache::key(commands[i], sources, given));
+        cached.push_back(cache.take(keys.back(), objects[i]) ? 1 : 0);
+    }
     std::vector<BoundedRun> compiled(commands.size());
-    at_once(commands.size(), ctx.options.jobs,
-            [&](std::size_t i) { compiled[i] = sandboxed(commands[i], 1 << 20); });
-    for (const auto& run : compiled) {
-        if (run.exit_code != 0) {
+    at_once(commands.size(), ctx.options.jobs, [&](std::size_t i) {
+        if (cached[i] == 0) {
+            compiled[i] = sandboxed(commands[i], 1 << 20);
+        }
+    });
+    for (std::size_t i = 0; i < compiled.size(); ++i) {
+        const BoundedRun& run = compiled[i];
+        if (cached[i] == 0 && run.exit_code != 0) {
             const bool capped = run.timed_out && ctx.submission_left().count() == 0;
             return fail("compile error",
                         capped ? "the build did not finish: " + ctx.submission_cut().substr(9)
@@ -316,6 +357,11 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
             return fail("refused", why);
         }
     }
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        if (cached[i] == 0) {
+            cache.keep(keys[i], objects[i]);
+        }
+    }
     std::vector<std::string> archive{"/usr/bin/ar", "rcs", (out / "libgraded.a").string()};
     archive.insert(archive.end(), objects.begin(), objects.end());
     if (const auto run = sandboxed(archive, 1 << 20); run.exit_code != 0) {
@@ -325,6 +371,7 @@ bool compile_lab(const Context& ctx, const ManifestLab& m, Lab& lab) {
     if (::lstat((out / "libgraded.a").c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
         return fail("compile error", "the sandbox made no library of the lab's objects");
     }
+    keep_or_restore(out / "libgraded.a", ctx.build / "graded-last" / ("lab" + m.id + ".a"));
     return true;
 }
 
