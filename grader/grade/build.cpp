@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <functional>
 #include <regex>
 #include <sstream>
@@ -225,13 +224,7 @@ namespace {
 // and relinks nothing, as ninja would not have. Otherwise library becomes the last one.
 void keep_or_restore(const fs::path& library, const fs::path& last) {
     std::error_code ec;
-    const auto bytes = [](const fs::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        return text.str();
-    };
-    if (fs::is_regular_file(last, ec) && bytes(last) == bytes(library)) {
+    if (fs::is_regular_file(last, ec) && read_text(last) == read_text(library)) {
         const auto then = fs::last_write_time(last, ec);
         fs::copy_file(last, library, fs::copy_options::overwrite_existing, ec);
         fs::last_write_time(library, then, ec);

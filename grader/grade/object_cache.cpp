@@ -1,5 +1,7 @@
 #include "object_cache.hpp"
 
+#include "stage.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,13 +16,6 @@ namespace fs = std::filesystem;
 
 namespace socklab::grade {
 namespace {
-
-std::string read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
-}
 
 // Writes through a temporary name and renames, so that a grader killed meanwhile leaves no half
 // of a file under the real name.
@@ -70,7 +65,7 @@ std::string ObjectCache::key(const std::vector<std::string>& command, const std:
         key += std::to_string(word.size()) + ":" + word + "\n";
     }
     for (const auto& source : sources) {
-        const std::string bytes = read_bytes(source);
+        const std::string bytes = read_text(source);
         key += "source " + source.string() + " " + std::to_string(bytes.size()) + "\n" + bytes + "\n";
     }
     return key + "given\n" + given;
@@ -100,10 +95,10 @@ fs::path ObjectCache::entry(const std::string& key) const {
 bool ObjectCache::take(const std::string& key, const fs::path& object) const {
     const fs::path e = entry(key);
     std::error_code ec;
-    if (!fs::is_regular_file(e / "object", ec) || read_bytes(e / "key") != key) {
+    if (!fs::is_regular_file(e / "object", ec) || read_text(e / "key") != key) {
         return false;
     }
-    if (!write_bytes(object, read_bytes(e / "object"))) {
+    if (!write_bytes(object, read_text(e / "object"))) {
         return false;
     }
     fs::last_write_time(e, fs::file_time_type::clock::now(), ec); // recently used
@@ -115,7 +110,7 @@ void ObjectCache::keep(const std::string& key, const fs::path& object) const {
     std::error_code ec;
     fs::create_directories(e, ec);
     ::chmod(folder_.c_str(), 0700); // the grader's: no grading user reads or writes here
-    if (ec || !write_bytes(e / "object", read_bytes(object)) || !write_bytes(e / "key", key)) {
+    if (ec || !write_bytes(e / "object", read_text(object)) || !write_bytes(e / "key", key)) {
         fs::remove_all(e, ec);
         return;
     }
