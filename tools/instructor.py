@@ -36,6 +36,8 @@ NOT_IN_HANDOUT = [
     "tools/handout/",      # the handout's own templates (placed below)
     "tools/instructor.py", "tools/test_instructor.py",
     "tools/distro_check.py",  # ./socklab distro-check: the instructor's tree on fresh Debian roots
+    "grader/mutants/",     # the catalogue of student mistakes: edits of the reference solutions
+    "tools/mutants.py",    # ./socklab mutants: runs them
 ]
 # Files of the handout that are made from a template rather than copied.
 TEMPLATES = {
@@ -47,7 +49,8 @@ MARKER = ".socklab-handout"  # its presence tells ./socklab it runs in a handout
 # student's code (cmake --preset asan -DSOCKLAB_IMPL=student ...): in the handout they build the
 # student's code by default. The rest (solution, bench) need solutions/.
 STUDENT_PRESETS = {"base", "student", "asan", "tsan", "fuzz"}
-NOT_IN_GRADESCOPE = ["grader/corpus/", "grader/tests/", "bench/", "fuzz/", ".ci/", ".github/", "tools/handout/"]
+NOT_IN_GRADESCOPE = ["grader/corpus/", "grader/tests/", "grader/mutants/", "tools/mutants.py", "bench/", "fuzz/",
+                     ".ci/", ".github/", "tools/handout/"]
 
 
 class Failure(Exception):
