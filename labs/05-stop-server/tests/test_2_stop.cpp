@@ -1,5 +1,6 @@
 // Lab 05: stopping gracefully (docs/labs/05-stop-server.md, steps 2-4): stop accepting, wake
 // every blocked thread, answer what is owed and say BYE, join and close everything.
+#include "server_under_test.hpp"
 #include "socklab/line_server.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
@@ -14,32 +15,20 @@
 #include <thread>
 #include <vector>
 
-using socklab::Endpoint;
-using socklab::Ipv4Address;
-using socklab::LineServer;
-using socklab::UniqueFd;
 using namespace socklab::testkit;
+using namespace lab05;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
-const Endpoint kAnyLoopbackPort{Ipv4Address::loopback(), 0};
 constexpr const char* kBye = "BYE server stopping\n";
 
-std::uint16_t port_of(const LineServer& server) {
-    return server.local_endpoint().port;
-}
-
 // Connects n clients and waits until the server serves them all.
-std::vector<UniqueFd> connect_clients(const LineServer& server, int n) {
+std::vector<UniqueFd> connect_clients(ServerUnderTest& server, int n) {
     std::vector<UniqueFd> clients;
     for (int i = 0; i < n; ++i) {
-        clients.push_back(connect_loopback(port_of(server), soon()));
+        clients.push_back(connect_loopback(server.port(), soon()));
     }
-    wait_until([&] { return server.active_clients() == static_cast<std::size_t>(n); }, soon(),
+    wait_until([&] { return server->active_clients() == static_cast<std::size_t>(n); }, soon(),
                "the server to serve every client connected");
     return clients;
 }
@@ -51,28 +40,21 @@ std::size_t threads_before_the_server() {
     return thread_count();
 }
 
-// Calls stop() and returns how long it took.
-milliseconds timed_stop(LineServer& server) {
-    const auto start = std::chrono::steady_clock::now();
-    server.stop();
-    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-}
-
 } // namespace
 
 // --- Step 2: stop accepting ---------------------------------------------------------------------
 
 TEST_CASE("LineServer stop with no client returns", "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
-    CHECK(timed_stop(server) < milliseconds(1000));
+    ServerUnderTest server;
+    server->start();
+    CHECK(server.stop() < milliseconds(1000));
 }
 
 TEST_CASE("LineServer refuses new connections after stop",
           "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
-    const std::uint16_t port = port_of(server);
+    ServerUnderTest server;
+    server->start();
+    const std::uint16_t port = server.port();
     server.stop();
     REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(ECONNREFUSED));
 }
@@ -81,71 +63,72 @@ TEST_CASE("LineServer frees its port at stop so a new server can bind it at once
           "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
     std::uint16_t port = 0;
     {
-        LineServer server(kAnyLoopbackPort);
-        server.start();
-        port = port_of(server);
+        ServerUnderTest server;
+        server->start();
+        port = server.port();
         UniqueFd client = connect_loopback(port, soon());
         send_all(client.get(), "ECHO x\n", soon());
         (void)recv_exactly(client.get(), 2, soon());
         server.stop();
         (void)recv_until_eof(client.get(), soon());
     }
-    LineServer again(Endpoint{Ipv4Address::loopback(), port});
-    CHECK(port_of(again) == port);
+    ServerUnderTest again(Endpoint{Ipv4Address::loopback(), port});
+    CHECK(again.port() == port);
 }
 
 TEST_CASE("LineServer stop before start returns", "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
-    LineServer server(kAnyLoopbackPort);
-    CHECK(timed_stop(server) < milliseconds(1000));
+    ServerUnderTest server;
+    CHECK(server.stop() < milliseconds(1000));
 }
 
 // --- Step 3: wake every client and say BYE ------------------------------------------------------
 
 TEST_CASE("LineServer stop says BYE to an idle client and closes it",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
     server.stop();
-    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(kBye));
+    CHECK_THAT(Bytes(recv_until_eof(clients[0].get(), soon())), EqualsBytes(kBye));
 }
 
 TEST_CASE("LineServer stop says BYE to each of 100 idle clients within one second",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 100);
-    CHECK(timed_stop(server) < milliseconds(1000));
+    CHECK(server.stop() < milliseconds(1000));
     for (const auto& client : clients) {
-        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+        REQUIRE_THAT(Bytes(recv_until_eof(client.get(), soon())), EqualsBytes(kBye));
     }
 }
 
 TEST_CASE("LineServer stop drops the partial line of a client stuck mid-line and says BYE",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
     send_all(clients[0].get(), "ECHO never fini", soon());
-    CHECK(timed_stop(server) < milliseconds(1000));
-    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(kBye));
+    CHECK(server.stop() < milliseconds(1000));
+    CHECK_THAT(Bytes(recv_until_eof(clients[0].get(), soon())), EqualsBytes(kBye));
 }
 
 TEST_CASE("LineServer stop answers requests received before it then says BYE",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
     send_all(clients[0].get(), "ECHO one\nECHO two\nECHO thr", soon());
     wait_until_delivered(clients[0].get(), soon()); // received, if not yet read
     server.stop();
-    CHECK(Bytes(recv_until_eof(clients[0].get(), soon())) == Bytes(std::string("one\ntwo\n") + kBye));
+    CHECK_THAT(Bytes(recv_until_eof(clients[0].get(), soon())),
+               EqualsBytes(std::string("one\ntwo\n") + kBye));
 }
 
 TEST_CASE("LineServer stop loses none of the responses in flight",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
     std::string requests;
     std::string replies;
@@ -162,95 +145,117 @@ TEST_CASE("LineServer stop loses none of the responses in flight",
 
 TEST_CASE("LineServer stop closes in order so the client reads EOF and not a reset",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
     server.stop();
-    CHECK(Bytes(recv_exactly(clients[0].get(), std::string(kBye).size(), soon())) == Bytes(kBye));
+    CHECK_THAT(Bytes(recv_exactly(clients[0].get(), std::string(kBye).size(), soon())), EqualsBytes(kBye));
     char byte = 0;
     CHECK(::recv(clients[0].get(), &byte, 1, 0) == 0); // 0 is EOF; a reset would be -1 ECONNRESET
 }
 
 TEST_CASE("LineServer stop cuts off a client that never reads within one second",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
+    // Returns once the server's thread is blocked in send to it: only a cut-off ends that send.
+    const UniqueFd client = client_that_never_reads(server.port());
+    INFO("a stop that waits for every client with no grace period never returns here; the test "
+         "shut the server's socket for the client down itself to end the wait");
+    CHECK(stop_unblocking(server, client.get()) < milliseconds(1000));
+}
+
+TEST_CASE("LineServer stop does not wait out the grace period when every client is done at once",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 1);
-    // Ask for far more than the socket buffers hold and never read: the server's thread blocks in send.
-    const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
-    for (int i = 0; i < 200; ++i) {
-        if (::send(clients[0].get(), request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT) <= 0) {
-            break;
-        }
-    }
-    CHECK(timed_stop(server) < milliseconds(1000));
+    INFO("an idle client is done a moment after the stop wakes it: wait on the condition variable, "
+         "not for a fixed time");
+    CHECK(server.stop() < LineServer::kStopGrace);
 }
 
 TEST_CASE("LineServer stop returns within one second with idle and mid-line clients together",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 30);
     for (std::size_t i = 0; i < clients.size(); i += 3) {
         send_all(clients[i].get(), "UPPER half a li", soon());
     }
-    CHECK(timed_stop(server) < milliseconds(1000));
+    CHECK(server.stop() < milliseconds(1000));
 }
 
 // --- Step 4: join every thread ------------------------------------------------------------------
 
 TEST_CASE("LineServer stop can be called twice", "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     server.stop();
-    CHECK(timed_stop(server) < milliseconds(1000));
+    CHECK(server.stop() < milliseconds(1000));
 }
 
 TEST_CASE("LineServer stop can be called from two threads at once",
           "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 10);
     {
         std::jthread first([&] { server.stop(); });
         std::jthread second([&] { server.stop(); });
     }
     for (const auto& client : clients) {
-        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+        REQUIRE_THAT(Bytes(recv_until_eof(client.get(), soon())), EqualsBytes(kBye));
     }
+}
+
+TEST_CASE("LineServer stop called while another stop runs returns only once the server has stopped",
+          "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
+    ServerUnderTest server;
+    server->start();
+    // Keeps the first stop busy for its grace period.
+    const UniqueFd stuck = client_that_never_reads(server.port());
+    std::jthread first([&] { (void)stop_unblocking(server, stuck.get()); });
+    wait_until([&] { return !listening_on(server.port()); }, soon(),
+               "the first stop() to shut the listener down");
+    (void)server.stop();
+    INFO("the second stop() returned while the first still waited for a client: an atomic flag where "
+         "the stop mutex belongs?");
+    CHECK(server->active_clients() == 0);
 }
 
 TEST_CASE("LineServer destructor stops the server without a call to stop",
           "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
     std::vector<UniqueFd> clients;
     {
-        LineServer server(kAnyLoopbackPort);
-        server.start();
+        ServerUnderTest server;
+        server->start();
         clients = connect_clients(server, 3);
     }
     for (const auto& client : clients) {
-        REQUIRE(Bytes(recv_until_eof(client.get(), soon())) == Bytes(kBye));
+        REQUIRE_THAT(Bytes(recv_until_eof(client.get(), soon())), EqualsBytes(kBye));
     }
 }
 
 TEST_CASE("LineServer leaves no descriptor open after stop",
           "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
     const std::size_t before = open_descriptor_count();
+    ServerUnderTest server;
+    server->start();
     {
-        LineServer server(kAnyLoopbackPort);
-        server.start();
         auto clients = connect_clients(server, 20);
         send_all(clients[0].get(), "ECHO a\nQUIT\n", soon());
-        server.stop();
+        (void)server.stop();
     }
+    INFO("counted after stop() and before the server is destroyed: stop() closes the listener");
     CHECK(open_descriptor_count() == before);
 }
 
 TEST_CASE("LineServer leaves no thread running after stop",
           "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
     const std::size_t before = threads_before_the_server();
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     auto clients = connect_clients(server, 20);
     REQUIRE(thread_count() > before);
     server.stop();
@@ -260,14 +265,15 @@ TEST_CASE("LineServer leaves no thread running after stop",
 TEST_CASE("LineServer joins the threads of clients that left before the stop",
           "[docs/labs/05-stop-server.md#step-4-join-every-thread]") {
     const std::size_t before = threads_before_the_server();
-    LineServer server(kAnyLoopbackPort);
-    server.start();
+    ServerUnderTest server;
+    server->start();
     for (int i = 0; i < 20; ++i) {
-        UniqueFd client = connect_loopback(port_of(server), soon());
+        UniqueFd client = connect_loopback(server.port(), soon());
         send_all(client.get(), "QUIT\n", soon());
         (void)recv_until_eof(client.get(), soon());
     }
-    wait_until([&] { return server.active_clients() == 0; }, soon(), "every client that quit to be finished");
+    wait_until([&] { return server->active_clients() == 0; }, soon(),
+               "every client that quit to be finished");
     server.stop();
     CHECK(thread_count() == before);
 }

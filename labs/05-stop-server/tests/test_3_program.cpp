@@ -32,7 +32,7 @@ void stops_on(int sig) {
     for (int i = 0; i < 3; ++i) {
         clients.push_back(connect_loopback(server.port, soon()));
         send_all(clients.back().get(), "ECHO hi\n", soon());
-        REQUIRE(Bytes(recv_exactly(clients.back().get(), 3, soon())) == Bytes("hi\n"));
+        REQUIRE_THAT(Bytes(recv_exactly(clients.back().get(), 3, soon())), EqualsBytes("hi\n"));
     }
     send_all(clients[2].get(), "ECHO stuck mid-li", soon());
     const auto start = std::chrono::steady_clock::now();
@@ -43,7 +43,7 @@ void stops_on(int sig) {
     CHECK(status.describe() == "exit code 0");
     CHECK(took < milliseconds(1000));
     for (const auto& client : clients) {
-        CHECK(Bytes(recv_until_eof(client.get(), soon())) == Bytes("BYE server stopping\n"));
+        CHECK_THAT(Bytes(recv_until_eof(client.get(), soon())), EqualsBytes("BYE server stopping\n"));
     }
 }
 
@@ -73,6 +73,6 @@ TEST_CASE("lab05-server serves several clients at once", "[docs/labs/05-stop-ser
     socklab::UniqueFd b = connect_loopback(server.port, soon());
     send_all(a.get(), "UPPER a\n", soon());
     send_all(b.get(), "UPPER b\n", soon());
-    CHECK(Bytes(recv_exactly(b.get(), 2, soon())) == Bytes("B\n"));
-    CHECK(Bytes(recv_exactly(a.get(), 2, soon())) == Bytes("A\n"));
+    CHECK_THAT(Bytes(recv_exactly(b.get(), 2, soon())), EqualsBytes("B\n"));
+    CHECK_THAT(Bytes(recv_exactly(a.get(), 2, soon())), EqualsBytes("A\n"));
 }

@@ -1,0 +1,309 @@
+// Lab 05's tests hold the LineServer under test in a ServerUnderTest: its stop() and its
+// destructor run within a deadline, so a stop that never returns fails the test in seconds,
+// saying what it waited for and which step of docs/labs/05-stop-server.md to read, instead of
+// hanging until CTest's timeout with no message at all.
+#pragma once
+
+#include "socklab/line_server.hpp"
+#include "socklab/testkit/catch_support.hpp"
+#include "socklab/testkit/deadline.hpp"
+#include "socklab/testkit/loopback.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace lab05 {
+
+using socklab::Endpoint;
+using socklab::Ipv4Address;
+using socklab::LineServer;
+using socklab::UniqueFd;
+using socklab::testkit::Deadline;
+using std::chrono::milliseconds;
+
+inline Deadline soon() {
+    return Deadline(milliseconds(3000));
+}
+
+// How long stop() or the destructor may run before the test stops waiting for it: the header's
+// promise is one second; the rest is room for a loaded machine.
+inline constexpr milliseconds kStopPatience{1500};
+
+// Ends the test program with a message in the form the test kit prints for a failure. Used when
+// stop() or the destructor does not return: the server's threads still run and reference the
+// server, so the test can neither go on nor unwind; exiting is the only way out that is fast.
+[[noreturn]] inline void give_up(const std::string& what, const char* section) {
+    std::fprintf(stderr,
+                 "\nFAILED:\n  %s\nThe test program ends here: a server whose threads do not end cannot be "
+                 "destroyed.\nread: docs/labs/05-stop-server.md#%s\n",
+                 what.c_str(), section);
+    if (std::getenv("SOCKLAB_WAIT_FOR_GDB") != nullptr) {
+        std::fprintf(stderr, "SOCKLAB_WAIT_FOR_GDB is set: waiting; gdb -p %d shows every thread\n",
+                     ::getpid());
+        std::fflush(stderr);
+        for (;;) {
+            ::pause();
+        }
+    }
+    std::fflush(stderr);
+    std::_Exit(1);
+}
+
+class ServerUnderTest {
+public:
+    explicit ServerUnderTest(std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
+        : ServerUnderTest(Endpoint{Ipv4Address::loopback(), 0}, max_line) {}
+    explicit ServerUnderTest(const Endpoint& endpoint,
+                             std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
+        : server_(std::in_place, endpoint, max_line), port_(server_->local_endpoint().port) {}
+    ServerUnderTest(const ServerUnderTest&) = delete;
+    ServerUnderTest& operator=(const ServerUnderTest&) = delete;
+    ~ServerUnderTest() { destroy(); }
+
+    LineServer& operator*() { return *server_; }
+    LineServer* operator->() { return &*server_; }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+    // Calls stop() and returns how long it took. If it has not returned after kStopPatience,
+    // calls unblock (which should end what the server waits for: reset the test's own clients)
+    // and waits as long again; if it still has not returned, the test program ends with a message.
+    milliseconds stop(const std::function<void()>& unblock = {}) {
+        const auto start = std::chrono::steady_clock::now();
+        if (!within([this] { server_->stop(); }, unblock)) {
+            give_up("stop() did not return within " + std::to_string(2 * kStopPatience.count()) +
+                        " ms, and did not return when the test reset its own clients either: is it "
+                        "waiting for a thread it never woke?",
+                    stuck_section());
+        }
+        return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    }
+
+    // Destroys the server (its destructor must stop it); ends the test program with a message if
+    // that does not finish in time. The destructor calls it.
+    void destroy() {
+        if (server_ && !within([this] { server_.reset(); }, {})) {
+            give_up("the LineServer was not destroyed within " + std::to_string(2 * kStopPatience.count()) +
+                        " ms: its destructor waits for a thread that stop() did not end (the one blocked in "
+                        "accept, or a client's blocked in read)",
+                    stuck_section());
+        }
+    }
+
+private:
+    // Runs work on a thread of its own; true when it finished within kStopPatience, or within as
+    // long again after unblock(). A thread that never finishes is left behind (the caller exits).
+    static bool within(const std::function<void()>& work, const std::function<void()>& unblock) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        std::thread worker([work, done] {
+            work();
+            done->set_value();
+        });
+        if (finished.wait_for(kStopPatience) != std::future_status::ready) {
+            if (unblock) {
+                unblock();
+            }
+            if (finished.wait_for(kStopPatience) != std::future_status::ready) {
+                worker.detach();
+                return false;
+            }
+        }
+        worker.join();
+        return true;
+    }
+
+    // The step that a stuck stop most likely skipped: the listener still accepting connections is
+    // step 2; a listener closed but threads that do not end is step 3 (wake every client).
+    [[nodiscard]] const char* stuck_section() const {
+        try {
+            (void)socklab::testkit::connect_loopback(port_, Deadline(milliseconds(200)));
+            return "step-2-stop-accepting";
+        } catch (const std::exception&) {
+            return "step-3-wake-every-client-and-say-bye";
+        }
+    }
+
+    std::optional<LineServer> server_;
+    std::uint16_t port_ = 0;
+};
+
+// The descriptor of this process on the other end of client: the server's socket for it.
+// -1 while the server has not accepted it yet.
+inline int server_side_of(int client) {
+    sockaddr_storage mine{};
+    sockaddr_storage theirs{};
+    socklen_t mine_len = sizeof mine;
+    socklen_t theirs_len = sizeof theirs;
+    if (::getsockname(client, reinterpret_cast<sockaddr*>(&mine), &mine_len) != 0 ||
+        ::getpeername(client, reinterpret_cast<sockaddr*>(&theirs), &theirs_len) != 0) {
+        return -1;
+    }
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const int fd = std::atoi(entry.path().filename().c_str());
+        sockaddr_storage local{};
+        sockaddr_storage peer{};
+        socklen_t local_len = sizeof local;
+        socklen_t peer_len = sizeof peer;
+        if (fd != client && ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
+            ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0 &&
+            local_len == theirs_len && peer_len == mine_len && std::memcmp(&local, &theirs, local_len) == 0 &&
+            std::memcmp(&peer, &mine, peer_len) == 0) {
+            return fd;
+        }
+    }
+    return -1;
+}
+
+// Whether a thread of this process is blocked in a system call that sends on fd (write, send,
+// sendto, sendmsg, writev), as /proc/self/task/*/syscall shows it: the thread's system call
+// number and first argument while it sleeps in the kernel. nullopt when this kernel does not
+// show it (the file is missing or unreadable).
+inline std::optional<bool> blocked_sending_on(int fd) {
+    bool readable = false;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        std::ifstream in(task.path() / "syscall");
+        std::string number;
+        std::string first;
+        if (!(in >> number)) {
+            continue;
+        }
+        readable = true;
+        if (number == "running" || !(in >> first)) {
+            continue;
+        }
+        const long call = std::strtol(number.c_str(), nullptr, 10);
+        const bool sends =
+            call == SYS_write || call == SYS_sendto || call == SYS_sendmsg || call == SYS_writev;
+        if (sends && std::strtol(first.c_str(), nullptr, 16) == fd) {
+            return true;
+        }
+    }
+    return readable ? std::optional<bool>(false) : std::nullopt;
+}
+
+// A client that never reads: connected with the smallest receive buffer the kernel allows, it
+// asks for echoes until the server's thread for it is blocked in send (its send buffer full, the
+// client's window closed), and returns then. A server that does not cut such a client off at the
+// stop waits for it for ever; loopback's large buffers would otherwise absorb every reply and the
+// server would never block at all. Skips the test where the kernel does not show system calls.
+inline UniqueFd client_that_never_reads(std::uint16_t port) {
+    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(client.get() >= 0);
+    const int smallest = 1; // the kernel rounds it up to its minimum
+    REQUIRE(::setsockopt(client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest) == 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(client.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+    int server = -1;
+    socklab::testkit::wait_until(
+        [&] { return (server = server_side_of(client.get())) >= 0; }, soon(),
+        "the server to accept the client (its socket to appear among this process's descriptors)");
+    const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
+    std::size_t offset = 0;
+    const Deadline deadline(milliseconds(5000));
+    for (;;) {
+        const auto blocked = blocked_sending_on(server);
+        if (!blocked) {
+            const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
+            socklab::testkit::report_skip(why); // under CTest: ends the test as skipped
+            FAIL(why);
+        }
+        if (*blocked) {
+            return client;
+        }
+        if (deadline.expired()) {
+            FAIL("the server's thread never blocked in send to a client that does not read, after "
+                 "5000 ms of requests: does it send the replies it owes?");
+        }
+        const ssize_t n = ::send(client.get(), request.data() + offset, request.size() - offset,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            offset = (offset + static_cast<std::size_t>(n)) % request.size();
+        } else {
+            pollfd writable{client.get(), POLLOUT, 0}; // full: wait until the server reads more
+            (void)::poll(&writable, 1, std::min(20, deadline.poll_timeout()));
+        }
+    }
+}
+
+// Calls stop() and, when it has not returned in time, shuts down the server's own socket for
+// client, so that a server blocked in send to it gets an error and lets stop() return: the test
+// then fails on the time stop() took instead of waiting for ever.
+inline milliseconds stop_unblocking(ServerUnderTest& server, int client) {
+    return server.stop([client] {
+        if (const int stuck = server_side_of(client); stuck >= 0) {
+            (void)::shutdown(stuck, SHUT_RDWR);
+        }
+    });
+}
+
+// Whether a socket of this process listens on 127.0.0.1:port (SO_ACCEPTCONN): false once the
+// server's stop has shut its listener down.
+inline bool listening_on(std::uint16_t port) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const int fd = std::atoi(entry.path().filename().c_str());
+        int listens = 0;
+        socklen_t size = sizeof listens;
+        sockaddr_in local{};
+        socklen_t local_len = sizeof local;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listens, &size) == 0 && listens != 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
+            local.sin_family == AF_INET && ntohs(local.sin_port) == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The address space of this process in bytes (VmSize in /proc/self/status).
+inline std::size_t address_space_bytes() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmSize:", 0) == 0) {
+            return std::stoull(line.substr(7)) * 1024; // "VmSize:   123456 kB"
+        }
+    }
+    return 0;
+}
+
+// The stack size of a new thread here (8 MiB on a default Debian): a thread that ended but was
+// never joined keeps that much address space.
+inline std::size_t thread_stack_bytes() {
+    std::size_t size = 0;
+    std::thread([&size] {
+        pthread_attr_t attributes;
+        if (::pthread_getattr_np(::pthread_self(), &attributes) == 0) {
+            (void)::pthread_attr_getstacksize(&attributes, &size);
+            (void)::pthread_attr_destroy(&attributes);
+        }
+    }).join();
+    return size;
+}
+
+} // namespace lab05
