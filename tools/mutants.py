@@ -77,6 +77,9 @@ class Outcome:
     seconds: float
     caught_by: list[str] = field(default_factory=list)
     detail: str = ""
+    slowest: float = 0.0  # seconds of the slowest failing test
+    timed_out: list[str] = field(default_factory=list)  # failing tests that CTest had to kill
+    unexplained: list[str] = field(default_factory=list)  # failing tests that printed "{?}"
 
 
 def load_catalogue(labs: list[Lab]) -> list[Mutant]:
@@ -141,8 +144,8 @@ def run(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
 
 class Workspace:
     """build-mutants/: solutions/ copied (files rewritten only when their bytes differ, so that an
-    unchanged file is not rebuilt) and a Debug build of the labs against that copy, as a student's
-    build is."""
+    unchanged file is not rebuilt) and a build of the labs against that copy, unoptimized as a
+    student's Debug build is, without its debug information (which only costs compile time here)."""
 
     def __init__(self) -> None:
         self.solutions = WORK / "solutions"
@@ -158,9 +161,9 @@ class Workspace:
             if not target.is_file() or target.read_bytes() != path.read_bytes():
                 shutil.copyfile(path, target)
         if not (self.build / "CMakeCache.txt").is_file():
-            say(f"configuring {self.build.relative_to(ROOT)} (the labs, Debug, against "
+            say(f"configuring {self.build.relative_to(ROOT)} (the labs, unoptimized, against "
                 f"{self.solutions.relative_to(ROOT)})")
-        run(["cmake", "-S", str(ROOT), "-B", str(self.build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
+        run(["cmake", "-S", str(ROOT), "-B", str(self.build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=None",
              "-DSOCKLAB_IMPL=solution", f"-DSOCKLAB_SOLUTIONS_DIR={self.solutions}"], "configuring the mutants' build")
 
     def build_lab(self, lab: Lab) -> subprocess.CompletedProcess[str]:
@@ -204,7 +207,11 @@ def try_mutant(ws: Workspace, m: Mutant) -> Outcome:
         if failed:
             first = failed[0]
             detail = f"{first.reason}: {first.name}"
-        return Outcome(m, verdict, time.monotonic() - start, [r.name for r in failed], detail)
+        return Outcome(m, verdict, time.monotonic() - start, [r.name for r in failed], detail,
+                       slowest=max((r.seconds for r in failed), default=0.0),
+                       timed_out=[r.name for r in failed if "Timeout" in r.reason],
+                       # Catch2 prints "{?}" for a value it cannot print: a failure that explains nothing.
+                       unexplained=[r.name for r in failed if "{?}" in r.output])
     finally:
         target.write_text(original, encoding="utf-8")
 
@@ -276,19 +283,31 @@ def run_catalogue(args: argparse.Namespace) -> int:
             say(f"  {word:9} {m.id} ({outcome.seconds:.1f} s): {m.mistake}")
             if outcome.verdict == "killed":
                 more = len(outcome.caught_by) - 1
-                say(f"            by {outcome.detail}" + (f" (and {more} more)" if more else ""))
+                say(f"            by {outcome.detail}" + (f" (and {more} more)" if more else "") +
+                    f"; the slowest failing test took {outcome.slowest:.1f} s")
+                for name in outcome.timed_out:
+                    say(f"            only CTest's timeout ended {name}: it should fail by itself, sooner")
+                for name in outcome.unexplained:
+                    say(f"            {name} printed {{?}} for a value: make its check print it")
             elif outcome.detail:
                 say(f"            {outcome.detail}")
 
     caught = sum(1 for o in outcomes if o.verdict == "killed")
     say()
-    table([[o.mutant.id, o.verdict, str(len(o.caught_by)), f"{o.seconds:.1f}"] for o in outcomes],
-          ["mistake", "verdict", "tests failed", "seconds"], right={2, 3})
+    table([[o.mutant.id, o.verdict, str(len(o.caught_by)), f"{o.slowest:.1f}", f"{o.seconds:.1f}"]
+           for o in outcomes],
+          ["mistake", "verdict", "tests failed", "slowest failing test (s)", "seconds"], right={2, 3, 4})
     left_out = sum(1 for m in mutants if m.uncaught)
     say(f"{caught} of {len(outcomes)} mistakes caught" +
         (f" ({left_out} left out of the count, with the reason in the catalogue)" if left_out else "") +
         f", in {time.monotonic() - started:.0f} s")
-    return 0 if caught == len(outcomes) else 1
+    timeouts = sum(1 for o in outcomes if o.timed_out)
+    unexplained = sum(1 for o in outcomes if o.unexplained)
+    if timeouts:
+        say(f"{timeouts} of them only through CTest's timeout (a test that hangs instead of failing)")
+    if unexplained:
+        say(f"{unexplained} of them with a failure that prints {{?}} instead of a value")
+    return 0 if caught == len(outcomes) and not unexplained else 1
 
 
 if __name__ == "__main__":
