@@ -147,6 +147,15 @@ def commit_of(root: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "not a git checkout"
 
 
+# A passage of a page that only the instructor's tree can follow (a command that needs bench/, say):
+# the handout's copy of the page leaves it out, markers included.
+INSTRUCTOR_ONLY = re.compile(r"^<!-- instructor-only -->\n.*?^<!-- /instructor-only -->\n", flags=re.S | re.M)
+
+
+def strip_instructor_only(text: str) -> str:
+    return INSTRUCTOR_ONLY.sub("", text)
+
+
 def make_handout(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
     """Writes the handout into the folder `out` (which must not exist or be empty) and
     `out`.tar.gz beside it. Returns both paths."""
@@ -165,8 +174,8 @@ def make_handout(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".md"):
-            target.write_text(unlink_excluded(source.read_text(encoding="utf-8"), rel, NOT_IN_HANDOUT),
-                              encoding="utf-8")
+            text = strip_instructor_only(source.read_text(encoding="utf-8"))
+            target.write_text(unlink_excluded(text, rel, NOT_IN_HANDOUT), encoding="utf-8")
         elif rel == "CMakePresets.json":
             target.write_text(student_presets(source.read_text(encoding="utf-8")), encoding="utf-8")
         else:
@@ -280,6 +289,43 @@ def check_handout(handout: Path, root: Path = ROOT) -> list[str]:
                      ".github/workflows/classroom.yml"]:
         if required not in rels:
             problems.append(f"{required}: missing from the handout")
+    problems += missing_in_docs(handout, files, rels)
+    return problems
+
+
+# A path in a command of the docs that a handout leaves out: the folder, or what building in it
+# makes (build-bench/ is the bench preset's).
+LEFT_OUT_IN_COMMANDS = re.compile(r"(?<![\w./-])(" + "|".join(
+    re.escape(rule) for rule in [*(r for r in NOT_IN_HANDOUT if r.endswith("/")), "build-bench"]) + ")")
+
+
+def missing_in_docs(handout: Path, files: list[Path], rels: list[str]) -> list[str]:
+    """The docs of a handout must not send students to what it lacks: every `--preset NAME` in a
+    Markdown file must be a preset of the handout's CMakePresets.json, and no shell command in a
+    fenced block may use a folder the handout leaves out (bench/, solutions/, ...)."""
+    problems = []
+    presets_file = handout / "CMakePresets.json"
+    presets = set()
+    if presets_file.is_file():
+        data = json.loads(presets_file.read_text(encoding="utf-8"))
+        presets = {p["name"] for kind in ("configurePresets", "buildPresets", "testPresets")
+                   for p in data.get(kind, [])}
+    for path, rel in zip(files, rels):
+        if path.suffix != ".md":
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for name in re.findall(r"--preset[ =]([A-Za-z0-9_-]+)", line):
+                if name not in presets:
+                    problems.append(f"{rel}:{number}: names the preset {name!r}, which the handout's "
+                                    f"CMakePresets.json does not have")
+        for block in re.finditer(r"^```(?:sh|bash|console|shell)\n(.*?)^```", text, flags=re.S | re.M):
+            first = text.count("\n", 0, block.start()) + 2
+            for offset, line in enumerate(block.group(1).splitlines()):
+                hit = LEFT_OUT_IN_COMMANDS.search(line.split("#", 1)[0])
+                if hit:
+                    problems.append(f"{rel}:{first + offset}: a command uses {hit.group(1)}, which the "
+                                    "handout does not have")
     return problems
 
 
