@@ -502,7 +502,8 @@ def cmd_grade(args: list[str]) -> int:
         # The student's own tree, each lab on the student's labs below it, without hidden checks
         # (the handout has none): the grader's report says so too.
         heading("grade your code (labs/NN-*/src) on the visible checks only: the tests and scripts of this "
-                "handout; your instructor's grade adds hidden checks")
+                "handout; your instructor's grade adds hidden checks. Cumulative: each lab is built on your "
+                "own labs below it (your instructor's, on the reference code of those labs)")
         grader += ["--submission", str(ROOT), "--cumulative", "--no-hidden"]
         done = subprocess.run(grader + args, cwd=ROOT)
         return done.returncode
