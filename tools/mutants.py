@@ -203,10 +203,13 @@ def try_mutant(ws: Workspace, m: Mutant) -> Outcome:
         result = ws.test_lab(m.lab)
         failed = [r for r in result.results if r.outcome == "failed"]
         verdict = "killed" if failed else "survived"
+        skipped = [r for r in result.results if r.outcome == "skipped"]
         detail = ""
         if failed:
             first = failed[0]
             detail = f"{first.reason}: {first.name}"
+        elif skipped:  # a skip is no catch: say which, in case one hid the mistake
+            detail = f"{len(skipped)} skipped: " + "; ".join(f"{r.name} ({r.reason})" for r in skipped[:3])
         return Outcome(m, verdict, time.monotonic() - start, [r.name for r in failed], detail,
                        slowest=max((r.seconds for r in failed), default=0.0),
                        timed_out=[r.name for r in failed if "Timeout" in r.reason],
@@ -244,6 +247,9 @@ def run_catalogue(args: argparse.Namespace) -> int:
         if unknown:
             raise Failure(f"no lab {', '.join(sorted(unknown))} in labs/manifest.txt")
         labs = [lab for lab in labs if lab.id in wanted]
+    elif args.only:
+        # An id starts with its lab's number: only those labs' catalogues are read.
+        labs = [lab for lab in labs if any(i.startswith(lab.id + "-") for i in args.only)]
     mutants = load_catalogue(labs)
     if args.only:
         unknown = set(args.only) - {m.id for m in mutants}

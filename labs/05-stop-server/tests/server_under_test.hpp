@@ -28,6 +28,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,8 @@ inline constexpr milliseconds kStopPatience{1500};
 // stop() or the destructor does not return: the server's threads still run and reference the
 // server, so the test can neither go on nor unwind; exiting is the only way out that is fast.
 [[noreturn]] inline void give_up(const std::string& what, const char* section) {
+    std::cout.flush(); // what Catch2 has written of the test so far: _Exit would drop it
+    std::fflush(stdout);
     std::fprintf(stderr,
                  "\nFAILED:\n  %s\nThe test program ends here: a server whose threads do not end cannot be "
                  "destroyed.\nread: docs/labs/05-stop-server.md#%s\n",
@@ -225,6 +228,7 @@ inline UniqueFd client_that_never_reads(std::uint16_t port) {
         "the server to accept the client (its socket to appear among this process's descriptors)");
     const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
     std::size_t offset = 0;
+    int quiet = 0; // rounds in a row with the server in send and reading nothing for 20 ms
     const Deadline deadline(milliseconds(5000));
     for (;;) {
         const auto blocked = blocked_sending_on(server);
@@ -232,9 +236,6 @@ inline UniqueFd client_that_never_reads(std::uint16_t port) {
             const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
             socklab::testkit::report_skip(why); // under CTest: ends the test as skipped
             FAIL(why);
-        }
-        if (*blocked) {
-            return client;
         }
         if (deadline.expired()) {
             FAIL("the server's thread never blocked in send to a client that does not read, after "
@@ -244,9 +245,17 @@ inline UniqueFd client_that_never_reads(std::uint16_t port) {
                                  MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             offset = (offset + static_cast<std::size_t>(n)) % request.size();
-        } else {
-            pollfd writable{client.get(), POLLOUT, 0}; // full: wait until the server reads more
-            (void)::poll(&writable, 1, std::min(20, deadline.poll_timeout()));
+            quiet = 0;
+            continue;
+        }
+        // The client's buffer is full: the server reads nothing. In a send, and still reading
+        // nothing 20 ms later three times in a row, its thread is asleep until the client reads,
+        // not merely preempted inside a send about to finish, as on a loaded machine.
+        pollfd writable{client.get(), POLLOUT, 0};
+        const int ready = ::poll(&writable, 1, std::min(20, deadline.poll_timeout()));
+        quiet = ready == 0 && *blocked ? quiet + 1 : 0;
+        if (quiet == 3) {
+            return client;
         }
     }
 }
