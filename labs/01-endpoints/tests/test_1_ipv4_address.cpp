@@ -100,6 +100,12 @@ TEST_CASE("Ipv4Address rejects a leading zero because some tools read it as octa
                            MessageContains({"\"010.0.0.1\"", "leading zero"}));
 }
 
+TEST_CASE("Ipv4Address rejects a leading zero in any part, not only the first",
+          "[docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address]") {
+    REQUIRE_THROWS_MATCHES(Ipv4Address::parse("10.0.0.01"), std::invalid_argument,
+                           MessageContains({"\"10.0.0.01\"", "leading zero"}));
+}
+
 // --- Step 2: format -----------------------------------------------------------------------------
 
 TEST_CASE("Ipv4Address formats as dotted decimal",

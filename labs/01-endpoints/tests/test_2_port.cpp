@@ -42,6 +42,16 @@ TEST_CASE("parse_port rejects a leading space",
     REQUIRE_THROWS_MATCHES(parse_port(" 80"), std::invalid_argument, MessageContains({"\" 80\""}));
 }
 
+TEST_CASE("parse_port rejects a trailing newline",
+          "[docs/labs/01-endpoints.md#step-4-parse-and-classify-a-port]") {
+    REQUIRE_THROWS_MATCHES(parse_port("80\n"), std::invalid_argument, MessageContains({"\"80\n\""}));
+}
+
+TEST_CASE("parse_port rejects a trailing space",
+          "[docs/labs/01-endpoints.md#step-4-parse-and-classify-a-port]") {
+    REQUIRE_THROWS_MATCHES(parse_port("80 "), std::invalid_argument, MessageContains({"\"80 \""}));
+}
+
 TEST_CASE("parse_port rejects a plus sign", "[docs/labs/01-endpoints.md#step-4-parse-and-classify-a-port]") {
     REQUIRE_THROWS_MATCHES(parse_port("+80"), std::invalid_argument, MessageContains({"\"+80\""}));
 }

@@ -8,7 +8,11 @@
 #include "socklab/testkit/child.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
 
+#include <malloc.h>
+#include <netdb.h>
+
 #include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -67,6 +71,49 @@ TEST_CASE("resolve returns a dotted-decimal address as it is",
     const auto endpoints = resolve("127.0.0.1", 443);
     REQUIRE(endpoints.size() == 1);
     CHECK(endpoints[0] == Endpoint{Ipv4Address::loopback(), 443});
+}
+
+TEST_CASE("resolve frees the list getaddrinfo returns on every call",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
+    // The first calls load the resolver's modules and settings, which stay for good.
+    for (int i = 0; i < 10; ++i) {
+        (void)resolve("localhost", 80);
+    }
+    constexpr std::size_t kCalls = 1000;
+    const std::size_t before = ::mallinfo2().uordblks;
+    for (std::size_t i = 0; i < kCalls; ++i) {
+        (void)resolve("localhost", 80);
+    }
+    const std::size_t after = ::mallinfo2().uordblks;
+    // A list never freed is at least one addrinfo per call: the heap would have grown by more.
+    const std::size_t grown = after > before ? after - before : 0;
+    INFO("the heap grew by " << grown << " bytes over " << kCalls << " calls of resolve(\"localhost\", 80)");
+    CHECK(grown < kCalls * sizeof(addrinfo));
+}
+
+TEST_CASE("resolve reads only the characters of its host, not what follows them in memory",
+          "[docs/labs/01-endpoints.md#step-7-resolve-a-name]") {
+    // The host is the view "localhost" at the start of "localhost.invalid", which has no NUL after
+    // its ninth character. A lookup of all of it fails; it runs in a private network namespace, so
+    // that no DNS query can leave the machine.
+    const auto outcome = socklab::testkit::run_in_private_netns([]() -> std::string {
+        const std::string text = "localhost.invalid";
+        try {
+            const auto endpoints = resolve(std::string_view(text).substr(0, 9), 80);
+            const bool found = std::find(endpoints.begin(), endpoints.end(),
+                                         Endpoint{Ipv4Address::loopback(), 80}) != endpoints.end();
+            return found ? "127.0.0.1:80 among " + std::to_string(endpoints.size()) + " endpoints"
+                         : std::to_string(endpoints.size()) + " endpoints, not 127.0.0.1:80";
+        } catch (const std::exception& e) {
+            return std::string("exception: ") + e.what();
+        }
+    });
+    if (!outcome.ran) {
+        SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may "
+                     "be resolved: " +
+                     outcome.reason);
+    }
+    CHECK_THAT(outcome.result, Catch::StartsWith("127.0.0.1:80 among "));
 }
 
 TEST_CASE("resolve rejects a numeric host with a leading zero instead of reading it as octal",

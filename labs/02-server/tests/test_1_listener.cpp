@@ -1,8 +1,10 @@
 // Lab 02: the listener: bind, listen, accept (docs/labs/02-server.md, steps 1-3).
+#include "signal_storm.hpp"
 #include "socklab/tcp_listener.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/child.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
+#include "socklab/testkit/process.hpp"
 #include "socklab/testkit/stream_pair.hpp"
 
 #include <fcntl.h>
@@ -21,6 +23,7 @@ using socklab::TcpListener;
 using socklab::TcpStream;
 using socklab::UniqueFd;
 using namespace socklab::testkit;
+using lab02::SignalStorm;
 
 namespace {
 
@@ -95,6 +98,18 @@ TEST_CASE("TcpListener refuses a port that a listener in another process holds",
         ChildSetup{});
     REQUIRE(outcome.ran);
     CHECK(outcome.result == "EADDRINUSE");
+}
+
+TEST_CASE("TcpListener closes its socket when bind fails",
+          "[docs/labs/02-server.md#step-1-bind-and-listen]") {
+    TcpListener first(kAnyLoopbackPort);
+    const Endpoint taken = raw_local_endpoint(first.fd());
+    const std::size_t before = open_descriptor_count();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        CHECK_THROWS_MATCHES(TcpListener(taken), std::system_error, HasErrno(EADDRINUSE));
+    }
+    // Each failed attempt made a socket: none of them may still be open.
+    CHECK(open_descriptor_count() == before);
 }
 
 TEST_CASE("TcpListener can bind again at once after serving a connection",
@@ -230,6 +245,34 @@ TEST_CASE("TcpListener queues connections in the backlog before accept is called
     }
 }
 
+TEST_CASE("TcpListener accept waits on when signals interrupt it",
+          "[docs/labs/02-server.md#step-3-accept-a-connection]") {
+    TcpListener listener(kAnyLoopbackPort);
+    const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
+    UniqueFd client;
+    // accept is already waiting when the signals come; the client connects after 100 of them.
+    SignalStorm storm(100, [&] { client = connect_loopback(port, soon()); });
+    TcpStream accepted = listener.accept();
+    storm.finish();
+    CHECK(accepted.peer_endpoint() == raw_local_endpoint(client.get()));
+}
+
+TEST_CASE("TcpListener accept throws the errno when accept fails",
+          "[docs/labs/02-server.md#step-3-accept-a-connection]") {
+    TcpListener listener(kAnyLoopbackPort);
+    // shutdown(2) on a listening socket ends its listening: accept then fails at once, with EINVAL.
+    REQUIRE(::shutdown(listener.fd(), SHUT_RD) == 0);
+    REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, HasErrno(EINVAL));
+}
+
+TEST_CASE("TcpListener accept failure message names the listening endpoint",
+          "[docs/labs/02-server.md#step-3-accept-a-connection]") {
+    TcpListener listener(kAnyLoopbackPort);
+    const std::string where = "127.0.0.1:" + std::to_string(raw_local_endpoint(listener.fd()).port);
+    REQUIRE(::shutdown(listener.fd(), SHUT_RD) == 0);
+    REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, MessageContains({"accept", where}));
+}
+
 TEST_CASE("TcpListener accept_for gives up and returns nothing when no client comes",
           "[docs/labs/02-server.md#step-3-accept-a-connection]") {
     TcpListener listener(kAnyLoopbackPort);
@@ -251,4 +294,18 @@ TEST_CASE("TcpListener accept_for leaves a later connection queued for the next 
     REQUIRE_FALSE(listener.accept_for(milliseconds(10)).has_value());
     UniqueFd client = connect_loopback(raw_local_endpoint(listener.fd()).port, soon());
     CHECK(listener.accept().peer_endpoint() == raw_local_endpoint(client.get()));
+}
+
+TEST_CASE("TcpListener accept_for waits on for a client when signals interrupt poll",
+          "[docs/labs/02-server.md#step-3-accept-a-connection]") {
+    TcpListener listener(kAnyLoopbackPort);
+    const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
+    UniqueFd client;
+    // accept_for is already waiting when the signals come; the client connects after 100 of them,
+    // long before the 5 seconds are up.
+    SignalStorm storm(100, [&] { client = connect_loopback(port, soon()); });
+    const auto accepted = listener.accept_for(milliseconds(5000));
+    storm.finish();
+    REQUIRE(accepted.has_value());
+    CHECK(accepted->peer_endpoint() == raw_local_endpoint(client.get()));
 }

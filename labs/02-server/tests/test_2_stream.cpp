@@ -1,4 +1,5 @@
 // Lab 02: the connected stream: read, write, close (docs/labs/02-server.md, steps 4-6).
+#include "signal_storm.hpp"
 #include "socklab/tcp_stream.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
@@ -17,6 +18,7 @@
 
 using socklab::TcpStream;
 using namespace socklab::testkit;
+using lab02::SignalStorm;
 
 namespace {
 
@@ -85,6 +87,18 @@ TEST_CASE("TcpStream read_some returns the last bytes and then 0 after the peer 
         got.append(buffer.data(), n);
     }
     CHECK(Bytes(got) == Bytes("bye"));
+}
+
+TEST_CASE("TcpStream read_some waits on when signals interrupt recv",
+          "[docs/labs/02-server.md#step-4-read-what-the-peer-sent]") {
+    StreamPair pair = make_stream_pair();
+    // read_some is already waiting when the signals come; the peer sends after 100 of them.
+    SignalStorm storm(100, [&] { send_all(pair.peer.get(), "late", soon()); });
+    std::array<char, 16> buffer{};
+    const std::size_t n = pair.stream.read_some(buffer);
+    storm.finish();
+    REQUIRE(n >= 1);
+    CHECK(Bytes(std::string_view(buffer.data(), n)) == Bytes(std::string_view("late").substr(0, n)));
 }
 
 TEST_CASE("TcpStream read_some throws ECONNRESET when the peer reset the connection",
