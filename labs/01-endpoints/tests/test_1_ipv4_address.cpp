@@ -8,6 +8,7 @@
 using socklab::AddressClass;
 using socklab::Ipv4Address;
 using socklab::testkit::Bytes;
+using socklab::testkit::EqualsBytes;
 using socklab::testkit::MessageContains;
 
 // --- Step 1: parse ------------------------------------------------------------------------------
@@ -110,12 +111,12 @@ TEST_CASE("Ipv4Address rejects a leading zero in any part, not only the first",
 
 TEST_CASE("Ipv4Address formats as dotted decimal",
           "[docs/labs/01-endpoints.md#step-2-format-an-ipv4-address]") {
-    CHECK(Bytes(Ipv4Address(192, 168, 1, 169).to_string()) == Bytes("192.168.1.169"));
+    CHECK_THAT(Bytes(Ipv4Address(192, 168, 1, 169).to_string()), EqualsBytes("192.168.1.169"));
 }
 
 TEST_CASE("Ipv4Address formats zeros without padding",
           "[docs/labs/01-endpoints.md#step-2-format-an-ipv4-address]") {
-    CHECK(Bytes(Ipv4Address(10, 0, 0, 1).to_string()) == Bytes("10.0.0.1"));
+    CHECK_THAT(Bytes(Ipv4Address(10, 0, 0, 1).to_string()), EqualsBytes("10.0.0.1"));
 }
 
 TEST_CASE("Ipv4Address formatting and parsing give back the same address",

@@ -13,6 +13,7 @@
 using socklab::Endpoint;
 using socklab::Ipv4Address;
 using socklab::testkit::Bytes;
+using socklab::testkit::EqualsBytes;
 using socklab::testkit::MessageContains;
 
 namespace {
@@ -108,7 +109,7 @@ TEST_CASE("Endpoint rejects a second colon",
 
 TEST_CASE("Endpoint formats as address colon port",
           "[docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint]") {
-    CHECK(Bytes(Endpoint{Ipv4Address(192, 168, 1, 169), 5}.to_string()) == Bytes("192.168.1.169:5"));
+    CHECK_THAT(Bytes(Endpoint{Ipv4Address(192, 168, 1, 169), 5}.to_string()), EqualsBytes("192.168.1.169:5"));
 }
 
 TEST_CASE("Endpoint formatting and parsing give back the same endpoint",

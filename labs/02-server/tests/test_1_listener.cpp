@@ -212,7 +212,7 @@ TEST_CASE("TcpListener accept returns a stream connected to the client",
     send_all(client.get(), "ping", soon());
     char buffer[4];
     REQUIRE(::recv(accepted.fd(), buffer, sizeof buffer, MSG_WAITALL) == 4);
-    CHECK(Bytes(std::string_view(buffer, 4)) == Bytes("ping"));
+    CHECK_THAT(Bytes(std::string_view(buffer, 4)), EqualsBytes("ping"));
 }
 
 TEST_CASE("TcpListener accept reports the client's endpoint as the peer",

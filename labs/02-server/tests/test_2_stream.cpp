@@ -53,7 +53,7 @@ TEST_CASE("TcpStream read_some returns the bytes the peer sent",
         REQUIRE(n > 0);
         got.append(buffer.data() + got.size(), n);
     }
-    CHECK(Bytes(got) == Bytes("hello"));
+    CHECK_THAT(Bytes(got), EqualsBytes("hello"));
 }
 
 TEST_CASE("TcpStream read_some returns what has arrived without waiting to fill the buffer",
@@ -64,7 +64,7 @@ TEST_CASE("TcpStream read_some returns what has arrived without waiting to fill 
     const std::size_t n = pair.stream.read_some(buffer);
     CHECK(n >= 1);
     CHECK(n <= 3);
-    CHECK(Bytes(std::string_view(buffer.data(), n)) == Bytes(std::string_view("abc", n)));
+    CHECK_THAT(Bytes(std::string_view(buffer.data(), n)), EqualsBytes(std::string_view("abc", n)));
 }
 
 TEST_CASE("TcpStream read_some returns 0 when the peer has closed",
@@ -86,7 +86,7 @@ TEST_CASE("TcpStream read_some returns the last bytes and then 0 after the peer 
         n = pair.stream.read_some(buffer);
         got.append(buffer.data(), n);
     }
-    CHECK(Bytes(got) == Bytes("bye"));
+    CHECK_THAT(Bytes(got), EqualsBytes("bye"));
 }
 
 TEST_CASE("TcpStream read_some waits on when signals interrupt recv",
@@ -98,7 +98,7 @@ TEST_CASE("TcpStream read_some waits on when signals interrupt recv",
     const std::size_t n = pair.stream.read_some(buffer);
     storm.finish();
     REQUIRE(n >= 1);
-    CHECK(Bytes(std::string_view(buffer.data(), n)) == Bytes(std::string_view("late").substr(0, n)));
+    CHECK_THAT(Bytes(std::string_view(buffer.data(), n)), EqualsBytes(std::string_view("late").substr(0, n)));
 }
 
 TEST_CASE("TcpStream read_some throws ECONNRESET when the peer reset the connection",
@@ -261,7 +261,7 @@ TEST_CASE("TcpStream shutdown_write still lets this side read",
         REQUIRE(got > 0);
         n += got;
     }
-    CHECK(Bytes(std::string_view(buffer.data(), n)) == Bytes("reply"));
+    CHECK_THAT(Bytes(std::string_view(buffer.data(), n)), EqualsBytes("reply"));
 }
 
 TEST_CASE("TcpStream close makes the peer read the end of the stream",

@@ -95,7 +95,7 @@ TEST_CASE("lab02-server binds the endpoint given with --bind", "[docs/labs/02-se
 
 TEST_CASE("lab02-server binds a host name given with --bind", "[docs/labs/02-server.md#try-it-by-hand]") {
     EchoServer server({"--bind", "localhost:0"});
-    CHECK(Bytes(echo_through(server.port, "by name\n")) == Bytes("by name\n"));
+    CHECK_THAT(Bytes(echo_through(server.port, "by name\n")), EqualsBytes("by name\n"));
 }
 
 TEST_CASE("lab02-server exits 71 naming the endpoint when another server holds it",
