@@ -1,19 +1,26 @@
 // Lab 03: connecting, with a deadline, to an endpoint, a list of endpoints, or a name
 // (docs/labs/03-client.md, steps 1-4). Every failure is made to happen for real, on loopback.
+#include "socklab/check.hpp"
 #include "socklab/tcp_client.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/child.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
+#include "socklab/testkit/process.hpp"
 #include "socklab/testkit/stream_pair.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 using socklab::Endpoint;
@@ -42,6 +49,56 @@ std::string errno_name(const std::system_error& e) {
     const char* name = ::strerrorname_np(e.code().value());
     return name != nullptr ? name : std::to_string(e.code().value());
 }
+
+// Interrupts the thread that made it with SIGUSR1 every 10 ms, for at most two seconds, as a
+// program's timers or a terminal's signals can: a poll(2) that thread waits in then fails with
+// EINTR, whatever SA_RESTART says (poll is never restarted). The handler does nothing.
+class SignalStorm {
+public:
+    SignalStorm() : target_(::pthread_self()) {
+        struct sigaction action {};
+        action.sa_handler = [](int) {};
+        action.sa_flags = SA_RESTART; // the test's own calls go on; poll is interrupted all the same
+        sigemptyset(&action.sa_mask);
+        socklab::check(::sigaction(SIGUSR1, &action, &previous_), "sigaction SIGUSR1");
+        thread_ = std::thread([this] {
+            const Deadline storm(milliseconds(2000));
+            std::unique_lock lock(mutex_);
+            while (!stopped_ && !storm.expired()) {
+                ::pthread_kill(target_, SIGUSR1);
+                ++sent_;
+                stop_.wait_for(lock, milliseconds(10), [this] { return stopped_; });
+            }
+        });
+    }
+    SignalStorm(const SignalStorm&) = delete;
+    SignalStorm& operator=(const SignalStorm&) = delete;
+    ~SignalStorm() {
+        (void)stop();
+        ::sigaction(SIGUSR1, &previous_, nullptr);
+    }
+    // Ends the storm; returns how many signals were sent.
+    int stop() {
+        {
+            const std::lock_guard lock(mutex_);
+            stopped_ = true;
+        }
+        stop_.notify_all();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+        return sent_;
+    }
+
+private:
+    pthread_t target_;
+    struct sigaction previous_ {};
+    std::mutex mutex_;
+    std::condition_variable stop_;
+    bool stopped_ = false;
+    int sent_ = 0;
+    std::thread thread_;
+};
 
 } // namespace
 
@@ -87,6 +144,18 @@ TEST_CASE("TcpClient returns a blocking close-on-exec socket",
     TcpStream stream = TcpClient().connect(loopback(listener.port()));
     CHECK((::fcntl(stream.fd(), F_GETFL) & O_NONBLOCK) == 0);
     CHECK((::fcntl(stream.fd(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("TcpClient closes its socket when the connection is refused",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    const Endpoint nowhere = loopback(freed_port());
+    const std::size_t before = open_descriptor_count();
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        CHECK_THROWS_AS(TcpClient().connect(nowhere), std::system_error);
+    }
+    const std::size_t after = open_descriptor_count();
+    INFO("open descriptors before ten refused connects: " << before << ", after: " << after);
+    CHECK(after == before);
 }
 
 TEST_CASE("TcpClient to a server that was never started is refused with ECONNREFUSED",
@@ -167,6 +236,20 @@ TEST_CASE("TcpClient honours its deadline within 100 ms",
     INFO("asked for 300 ms, waited " << waited.count() << " ms");
     CHECK(waited >= milliseconds(300));
     CHECK(waited < milliseconds(400));
+}
+
+TEST_CASE("TcpClient waits on through signals and still gives up at its deadline",
+          "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
+    FullListener silent;
+    SignalStorm storm;
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(300)).connect(loopback(silent.port())), std::system_error,
+                           HasErrno(ETIMEDOUT));
+    const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    const int signals = storm.stop();
+    INFO("asked for 300 ms while " << signals << " signals interrupted poll; waited " << waited.count()
+                                   << " ms: is each poll given the time left until the deadline?");
+    CHECK(waited < milliseconds(1000));
 }
 
 // --- Step 3: split host and port ----------------------------------------------------------------

@@ -121,6 +121,15 @@ TEST_CASE("LineFramer keeps NUL and non-ASCII bytes inside a line",
     CHECK(Bytes(messages[0]) == Bytes(line));
 }
 
+TEST_CASE("LineFramer keeps a NUL byte in a line that arrives in two feeds",
+          "[docs/labs/04-framing.md#step-1-gather-bytes-into-lines]") {
+    // The second piece begins with the NUL: a search for the newline that stops at a NUL byte (a C
+    // string function on the gathered bytes) never finds it.
+    const auto messages = frame({"A", std::string("\0B\n", 3)});
+    REQUIRE(messages.size() == 1);
+    CHECK(Bytes(messages[0]) == Bytes(std::string("A\0B", 3)));
+}
+
 TEST_CASE("LineFramer gives the same messages however the bytes are split for 200 seeds",
           "[docs/labs/04-framing.md#step-1-gather-bytes-into-lines]") {
     const std::string text = "ECHO one\nUPPER two\r\n\nLEN three four\nREVERSE \x01\x02\r\n";
@@ -259,6 +268,13 @@ TEST_CASE("LineFramer finish reports a stream that ended in the middle of a line
     LineFramer framer;
     CHECK(frame(framer, {"ECHO a\nECHO b"}) == Messages{"ECHO a"});
     REQUIRE_THROWS_MATCHES(framer.finish(), IncompleteMessage, MessageContains({"6 bytes"}));
+}
+
+TEST_CASE("LineFramer finish counts only the bytes after the last newline",
+          "[docs/labs/04-framing.md#step-2-the-end-of-the-stream]") {
+    LineFramer framer;
+    framer.feed("ECHO a\nECHO b"); // "ECHO a" is complete, though not taken out yet
+    REQUIRE_THROWS_MATCHES(framer.finish(), IncompleteMessage, MessageContains({" 6 bytes"}));
 }
 
 TEST_CASE("LineFramer finish reports a lone carriage return as an incomplete message",

@@ -76,7 +76,8 @@ TEST_CASE("MessageStream receive reports a peer that closes in the middle of a m
 TEST_CASE("MessageStream receive rejects a line over its limit",
           "[docs/labs/04-framing.md#step-3-send-and-receive-messages]") {
     StreamPair pair = make_stream_pair();
+    const std::string peer = pair.stream.peer_endpoint().to_string();
     send_all(pair.peer.get(), std::string(100, 'x') + "\n", soon());
     MessageStream messages(pair.stream, 64);
-    REQUIRE_THROWS_AS(messages.receive(), LineTooLong);
+    REQUIRE_THROWS_MATCHES(messages.receive(), LineTooLong, MessageContains({peer, "64"}));
 }

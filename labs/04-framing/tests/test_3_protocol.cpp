@@ -68,6 +68,11 @@ TEST_CASE("answer an unknown command with ERR naming it",
     CHECK(answer("HELLO there") == Reply{"ERR unknown command: HELLO"});
 }
 
+TEST_CASE("answer names an unknown command as it was sent",
+          "[docs/labs/04-framing.md#step-4-answer-a-request]") {
+    CHECK(answer("hello there") == Reply{"ERR unknown command: hello"});
+}
+
 TEST_CASE("answer keeps NUL bytes in the text", "[docs/labs/04-framing.md#step-4-answer-a-request]") {
     const std::string request("ECHO a\0b", 8);
     CHECK(Bytes(answer(request).line) == Bytes(std::string("a\0b", 3)));

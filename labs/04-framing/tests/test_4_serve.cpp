@@ -1,9 +1,12 @@
 // Lab 04: serving one client, however its bytes are split or joined (docs/labs/04-framing.md,
 // step 5). The client is a raw socket of the test kit; serve_lines runs on a thread of the test.
+#include "socklab/check.hpp"
 #include "socklab/line_protocol.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/stream_pair.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <exception>
@@ -16,6 +19,14 @@ namespace {
 
 Deadline soon() {
     return Deadline(milliseconds(3000));
+}
+
+// The state of fd's TCP connection (TCP_ESTABLISHED, TCP_CLOSE, ...), from TCP_INFO.
+int tcp_state(int fd) {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    socklab::check(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length), "getsockopt TCP_INFO");
+    return info.tcpi_state;
 }
 
 // serve_lines on a thread of its own, talked to through a raw client socket. When serve_lines
@@ -135,21 +146,41 @@ TEST_CASE("serve_lines rejects a too long line before it ends",
     server.finish();
 }
 
+TEST_CASE("serve_lines answers the requests before a line that grows too long without its newline",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    Serving server(16);
+    send_all(server.client(), "ECHO ok\n" + std::string(40, 'x'), soon()); // no newline after the x's
+    CHECK_THAT(Bytes(server.recv_until_eof()), EqualsBytes("ok\nERR line too long\n"));
+    server.finish();
+}
+
 TEST_CASE("serve_lines ends in order after a too long line even with bytes left unread",
           "[docs/labs/04-framing.md#step-5-serve-a-client]") {
-    // Most of this line is still unread when the server gives up on it. A plain close() with
-    // unread bytes makes the kernel send a reset, which can destroy the ERR reply in flight: the
-    // client must see the reply and then a clean end of stream.
+    // Most of this line is still unread when the server gives up on it. A close() with unread
+    // bytes makes the kernel send a reset, which can destroy the ERR reply in flight: the client
+    // must see the reply and then a clean end of stream, and no reset after it (a reset that
+    // follows the server's FIN leaves its error pending on the client's socket, SO_ERROR).
     Serving server(1024);
     BackgroundReader reader(server.client(), BackgroundReader::kUntilEof, soon());
+    std::string send_error;
     try {
         send_all(server.client(), std::string(300000, 'x'), soon());
-    } catch (const std::system_error&) {
-        // Reset while sending: the reader below reports it.
+    } catch (const std::system_error& e) {
+        send_error = e.what();
     }
     ::shutdown(server.client(), SHUT_WR);
     CHECK_THAT(Bytes(reader.finish()), EqualsBytes("ERR line too long\n"));
     server.finish();
+    wait_until([&] { return tcp_state(server.client()) == TCP_CLOSE; }, soon(),
+               "the connection to end on the client's side");
+    int pending = 0;
+    socklen_t length = sizeof pending;
+    socklab::check(::getsockopt(server.client(), SOL_SOCKET, SO_ERROR, &pending, &length), "getsockopt SO_ERROR");
+    INFO("the client's send failed with: " << (send_error.empty() ? "nothing" : send_error));
+    CHECK(send_error.empty());
+    INFO("error pending on the client's socket: " << (pending == 0 ? "none" : ::strerrorname_np(pending))
+                                                  << " (did the server close without reading what was sent?)");
+    CHECK(pending == 0);
 }
 
 TEST_CASE("serve_lines discards a partial line when the client closes",
