@@ -65,7 +65,6 @@ std::optional<std::string_view> LineFramer::next() {
     const void* newline = nullptr;
     if (from < buffer_.size()) {
         // A byte search, not a string one: the buffer holds no terminator and needs none.
-        // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
         newline = std::memchr(buffer_.data() + from, '\n', buffer_.size() - from);
     }
     if (newline != nullptr) {

@@ -29,10 +29,6 @@ namespace {
 
 const Endpoint kAnyLoopbackPort{Ipv4Address::loopback(), 0};
 
-Deadline soon() {
-    return Deadline(milliseconds(2000));
-}
-
 bool has_cloexec(int fd) {
     return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
 }

@@ -22,10 +22,6 @@ using lab02::SignalStorm;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(2000));
-}
-
 void set_buffer(int fd, int option, int bytes) {
     REQUIRE(::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes) == 0);
 }

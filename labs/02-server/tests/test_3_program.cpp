@@ -13,10 +13,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
 // lab02-server with args, started, and the port from its first line.
 struct EchoServer {
     ChildProcess process;

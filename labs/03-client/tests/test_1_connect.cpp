@@ -31,10 +31,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(2000));
-}
-
 Endpoint loopback(std::uint16_t port) {
     return Endpoint{Ipv4Address::loopback(), port};
 }

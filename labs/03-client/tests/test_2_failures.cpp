@@ -31,10 +31,6 @@ struct StringMaker<FailureKind> {
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(2000));
-}
-
 std::system_error os_error(int err) {
     return std::system_error(err, std::system_category(), "test");
 }

@@ -22,10 +22,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
 std::string lab03_client() {
     return program_path("lab03-client");
 }
@@ -95,7 +91,7 @@ TEST_CASE("lab03-client sends stdin to the server and prints what comes back",
     INFO("lab03-client's stderr: " << run.err);
     server.finish();
     CHECK(run.status.describe() == "exit code 0");
-    CHECK(Bytes(run.out) == Bytes("hello\r\nworld\n"));
+    CHECK_THAT(Bytes(run.out), EqualsBytes("hello\r\nworld\n"));
 }
 
 TEST_CASE("lab03-client says which endpoint it connected to on stderr",
@@ -118,7 +114,7 @@ TEST_CASE("lab03-client half-closes at the end of stdin and still reads the repl
     INFO("lab03-client's stderr: " << run.err);
     server.finish();
     CHECK(run.status.describe() == "exit code 0");
-    CHECK(Bytes(run.out) == Bytes("got 6 bytes\n"));
+    CHECK_THAT(Bytes(run.out), EqualsBytes("got 6 bytes\n"));
 }
 
 TEST_CASE("lab03-client exits 0 when the server closes first", "[docs/labs/03-client.md#try-it-by-hand]") {
@@ -128,7 +124,7 @@ TEST_CASE("lab03-client exits 0 when the server closes first", "[docs/labs/03-cl
     INFO("lab03-client's stderr: " << client.stderr_text());
     server.finish();
     CHECK(status.describe() == "exit code 0");
-    CHECK(Bytes(client.stdout_text()) == Bytes("bye\n"));
+    CHECK_THAT(Bytes(client.stdout_text()), EqualsBytes("bye\n"));
 }
 
 TEST_CASE("lab03-client exits 69 naming the endpoint when the connection is refused",

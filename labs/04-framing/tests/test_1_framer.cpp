@@ -12,6 +12,7 @@ using socklab::LineFramer;
 using socklab::LineTooLong;
 using socklab::testkit::Bytes;
 using socklab::testkit::Deadline;
+using socklab::testkit::EqualsBytes;
 using socklab::testkit::escape_bytes;
 using socklab::testkit::kSanitizerSlowdown;
 using socklab::testkit::MessageContains;
@@ -118,7 +119,7 @@ TEST_CASE("LineFramer keeps NUL and non-ASCII bytes inside a line",
     const std::string line("A\0B\xc3\xa9\xff", 6);
     const auto messages = frame({line + "\n"});
     REQUIRE(messages.size() == 1);
-    CHECK(Bytes(messages[0]) == Bytes(line));
+    CHECK_THAT(Bytes(messages[0]), EqualsBytes(line));
 }
 
 TEST_CASE("LineFramer keeps a NUL byte in a line that arrives in two feeds",
@@ -127,7 +128,7 @@ TEST_CASE("LineFramer keeps a NUL byte in a line that arrives in two feeds",
     // string function on the gathered bytes) never finds it.
     const auto messages = frame({"A", std::string("\0B\n", 3)});
     REQUIRE(messages.size() == 1);
-    CHECK(Bytes(messages[0]) == Bytes(std::string("A\0B", 3)));
+    CHECK_THAT(Bytes(messages[0]), EqualsBytes(std::string("A\0B", 3)));
 }
 
 TEST_CASE("LineFramer gives the same messages however the bytes are split for 200 seeds",

@@ -11,14 +11,6 @@ using socklab::LineTooLong;
 using socklab::MessageStream;
 using namespace socklab::testkit;
 
-namespace {
-
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
-} // namespace
-
 // --- Step 3: send and receive messages ----------------------------------------------------------
 
 TEST_CASE("MessageStream send ends the message with a newline",

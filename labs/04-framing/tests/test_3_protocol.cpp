@@ -7,6 +7,7 @@
 using socklab::answer;
 using socklab::Reply;
 using socklab::testkit::Bytes;
+using socklab::testkit::EqualsBytes;
 
 namespace Catch {
 template <>
@@ -75,5 +76,5 @@ TEST_CASE("answer names an unknown command as it was sent",
 
 TEST_CASE("answer keeps NUL bytes in the text", "[docs/labs/04-framing.md#step-4-answer-a-request]") {
     const std::string request("ECHO a\0b", 8);
-    CHECK(Bytes(answer(request).line) == Bytes(std::string("a\0b", 3)));
+    CHECK_THAT(Bytes(answer(request).line), EqualsBytes(std::string("a\0b", 3)));
 }

@@ -17,10 +17,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
 // The state of fd's TCP connection (TCP_ESTABLISHED, TCP_CLOSE, ...), from TCP_INFO.
 int tcp_state(int fd) {
     tcp_info info{};
@@ -175,11 +171,13 @@ TEST_CASE("serve_lines ends in order after a too long line even with bytes left 
                "the connection to end on the client's side");
     int pending = 0;
     socklen_t length = sizeof pending;
-    socklab::check(::getsockopt(server.client(), SOL_SOCKET, SO_ERROR, &pending, &length), "getsockopt SO_ERROR");
+    socklab::check(::getsockopt(server.client(), SOL_SOCKET, SO_ERROR, &pending, &length),
+                   "getsockopt SO_ERROR");
     INFO("the client's send failed with: " << (send_error.empty() ? "nothing" : send_error));
     CHECK(send_error.empty());
-    INFO("error pending on the client's socket: " << (pending == 0 ? "none" : ::strerrorname_np(pending))
-                                                  << " (did the server close without reading what was sent?)");
+    INFO("error pending on the client's socket: "
+         << (pending == 0 ? "none" : ::strerrorname_np(pending))
+         << " (did the server close without reading what was sent?)");
     CHECK(pending == 0);
 }
 

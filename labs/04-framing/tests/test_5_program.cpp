@@ -12,10 +12,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
 struct LineServer {
     ChildProcess process;
     std::uint16_t port;

@@ -41,11 +41,8 @@ using socklab::Ipv4Address;
 using socklab::LineServer;
 using socklab::UniqueFd;
 using socklab::testkit::Deadline;
+using socklab::testkit::soon;
 using std::chrono::milliseconds;
-
-inline Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
 
 // How long stop() or the destructor may run before the test stops waiting for it: the header's
 // promise is one second; the rest is room for a loaded machine.

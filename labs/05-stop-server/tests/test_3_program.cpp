@@ -14,10 +14,6 @@ using namespace socklab::testkit;
 
 namespace {
 
-Deadline soon() {
-    return Deadline(milliseconds(3000));
-}
-
 struct StoppableServer {
     ChildProcess process;
     std::uint16_t port;

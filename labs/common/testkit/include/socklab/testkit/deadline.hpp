@@ -41,6 +41,12 @@ private:
     Clock::time_point at_;
 };
 
+// The deadline of a test step that a working peer completes at once (a connect, a reply on
+// loopback): 3 s, room for a loaded machine and the sanitizers. Only a failing step waits that long.
+[[nodiscard]] inline Deadline soon() {
+    return Deadline(milliseconds(3000));
+}
+
 // Thrown by a test helper when what it waited for did not happen in time. The message says
 // what did not happen, within how long, and what was seen instead.
 class TimeoutError : public std::runtime_error {
