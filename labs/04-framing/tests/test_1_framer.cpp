@@ -3,6 +3,7 @@
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/deadline.hpp"
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -198,6 +199,13 @@ TEST_CASE("LineFramer never holds much more than the limit when no newline comes
     CHECK(rejected);
 }
 
+// The time the two linear-time tests below give a framer. A linear one needs well under a second
+// even unoptimized (a student's Debug build) on a loaded machine; a framer that searches or moves
+// its buffer again for every byte or message needs minutes. The room is that wide on purpose: the
+// tests must fail on an algorithm, never on a slow machine. Capped so that ThreadSanitizer's 15x
+// stays within CTest's 20 s per test.
+const milliseconds kLinearBudget = milliseconds(3000) * std::min(kSanitizerSlowdown, 5);
+
 TEST_CASE("LineFramer frames a 1 MiB line fed one byte at a time in linear time",
           "[docs/labs/04-framing.md#step-1-gather-bytes-into-lines]") {
     // A framer that searches its whole buffer again on every feed does about 550 billion byte
@@ -207,7 +215,7 @@ TEST_CASE("LineFramer frames a 1 MiB line fed one byte at a time in linear time"
     // Plain counting inside the loop, one assertion after it: the deadline measures the framer,
     // not a million Catch assertions (slow under the sanitizers).
     std::size_t early_messages = 0;
-    const Deadline deadline(milliseconds(1000) * kSanitizerSlowdown);
+    const Deadline deadline(kLinearBudget);
     for (std::size_t i = 0; i < kLine; ++i) {
         framer.feed("x");
         early_messages += framer.next().has_value() ? 1 : 0;
@@ -237,7 +245,7 @@ TEST_CASE("LineFramer takes a million short lines out of one feed in linear time
     framer.feed(many);
     int first_wrong = -1; // checked once after the loop, for the reason given in the test above
     std::string wrong_message;
-    const Deadline deadline(milliseconds(1000) * kSanitizerSlowdown);
+    const Deadline deadline(kLinearBudget);
     int count = 0;
     while (const auto message = framer.next()) {
         if (first_wrong < 0 && *message != "ECHO " + std::to_string(count)) {
