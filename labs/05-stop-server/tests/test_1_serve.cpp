@@ -60,8 +60,8 @@ TEST_CASE("LineServer serves 50 clients at once each with its own answers",
     }
     for (int i = 0; i < 50; ++i) {
         const std::string expected = "client " + std::to_string(i) + "\n";
-        CHECK_THAT(Bytes(recv_exactly(clients[static_cast<std::size_t>(i)].get(), expected.size(), soon())),
-                   EqualsBytes(expected));
+        REQUIRE_THAT(Bytes(recv_exactly(clients[static_cast<std::size_t>(i)].get(), expected.size(), soon())),
+                     EqualsBytes(expected));
     }
 }
 

@@ -32,9 +32,10 @@ using MatcherBase = Catch::Matchers::MatcherBase<T>;
 
 #elif SOCKLAB_CATCH2_MAJOR == 2
 
-// v3 prints a std::chrono duration ("1500 ms"); v2 only when asked, and "{?}" otherwise.
-#ifndef CATCH_CONFIG_ENABLE_CHRONO_STRINGMAKER
-#define CATCH_CONFIG_ENABLE_CHRONO_STRINGMAKER
+// v3 prints a std::chrono duration ("1500 ms"), a std::optional, a pair, a tuple and a variant;
+// v2 only when asked, and "{?}" otherwise.
+#ifndef CATCH_CONFIG_ENABLE_ALL_STRINGMAKERS
+#define CATCH_CONFIG_ENABLE_ALL_STRINGMAKERS
 #endif
 #include <catch2/catch.hpp>
 
