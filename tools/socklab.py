@@ -579,6 +579,9 @@ def cmd_bench() -> int:
     heading("refpeer: echo throughput against socat PIPE, one connection, 512 MiB each way")
     run_step([str(bin_dir / "echo_throughput_driver"), str(bin_dir / "refpeer")], "echo_throughput_driver",
              "It should not fail: read its output above (is socat installed?).")
+    heading("grader: starting a program in the sandbox (bare, a bwrap each, the launcher)")
+    run_step([str(bin_dir / "sandbox_start_driver")], "sandbox_start_driver",
+             "It should not fail: read its output above.")
     heading("socklab-script: a script of 200 steps (bench/script_200_steps.script)")
     times = []
     for _ in range(10):

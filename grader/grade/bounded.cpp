@@ -1,5 +1,6 @@
 #include "bounded.hpp"
 
+#include "launcher.hpp"
 #include "process.hpp"
 
 #include <fcntl.h>
@@ -32,6 +33,8 @@ std::string BoundedRun::status_text() const {
 
 namespace {
 
+constexpr std::size_t kReportLimit = std::size_t{4} << 20; // BoundedRun::report
+
 // Reads what is there now from a non-blocking descriptor into text, keeping at most limit bytes;
 // returns how many were dropped, and clears open at EOF.
 std::size_t read_some(int fd, std::string& text, std::size_t limit, bool& open) {
@@ -51,6 +54,105 @@ std::size_t read_some(int fd, std::string& text, std::size_t limit, bool& open) 
         }
         return dropped;
     }
+}
+
+// Reads what is left in the pipes without waiting for writers that may have escaped (a group), and
+// closes them.
+void read_the_rest(BoundedRun& run, int out, int report, const Bounds& bounds) {
+    bool ignored = true;
+    run.dropped += read_some(out, run.output, bounds.max_output, ignored);
+    ::close(out);
+    if (report >= 0) {
+        (void)read_some(report, run.report, kReportLimit, ignored);
+        ::close(report);
+    }
+}
+
+// The report pipe's write end must be the grading user's: the program reopens it as /dev/fd/3
+// (Catch2's --out), and only root may hand it over.
+void give_report_pipe(int fd, const script::Confinement& c) {
+    if (fd >= 0 && c.uid >= 0) {
+        (void)!::fchown(fd, static_cast<uid_t>(c.uid), static_cast<gid_t>(c.uid));
+    }
+}
+
+void fill_status(BoundedRun& run, int status) {
+    if (!run.timed_out) {
+        if (WIFEXITED(status)) {
+            run.exit_code = WEXITSTATUS(status);
+        } else if (WIFSIGNALED(status)) {
+            run.signal = WTERMSIG(status);
+        }
+    }
+}
+
+// run_bounded through the sandbox's launcher (launcher.hpp): one bwrap for many programs.
+BoundedRun run_launched(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+                        const script::Confinement& confinement, const Bounds& bounds, const int out[2],
+                        const int report[2]) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    give_report_pipe(report[1], confinement);
+    sandbox::Launch l;
+    l.argv = argv;
+    l.env = environment;
+    l.cwd = confinement.cwd.empty() ? std::string("/") : confinement.cwd;
+    l.cpu_seconds = confinement.cpu_seconds;
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l.fds = {devnull, out[1], out[1], report[1]};
+    std::string error;
+    auto program = sandbox::launch(confinement, l, error);
+    ::close(devnull);
+    ::close(out[1]);
+    if (report[1] >= 0) {
+        ::close(report[1]);
+    }
+    BoundedRun run;
+    if (!program) {
+        ::close(out[0]);
+        if (report[0] >= 0) {
+            ::close(report[0]);
+        }
+        run.output = "cannot start " + argv[0] + ": " + error + "\n";
+        run.exit_code = 127;
+        run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        return run;
+    }
+    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+    if (report[0] >= 0) {
+        ::fcntl(report[0], F_SETFL, O_NONBLOCK);
+    }
+    const auto deadline = start + bounds.wall;
+    bool open = true;
+    bool report_open = report[0] >= 0;
+    int status = 0;
+    // The program has ended once its control socket says so, whatever it left holding the pipes
+    // (its namespace ends with it, and all in it).
+    while (!program->ended(status)) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            run.timed_out = true;
+            program->signal(SIGKILL);
+            status = program->wait();
+            break;
+        }
+        pollfd p[3] = {{program->fd(), POLLIN, 0},
+                       {open ? out[0] : -1, POLLIN, 0},
+                       {report_open ? report[0] : -1, POLLIN, 0}};
+        ::poll(p, 3, static_cast<int>(std::min<long long>(left, 1000)));
+        if (open) {
+            run.dropped += read_some(out[0], run.output, bounds.max_output, open);
+        }
+        if (report_open) {
+            (void)read_some(report[0], run.report, kReportLimit, report_open);
+        }
+    }
+    program.reset();
+    read_the_rest(run, out[0], report[0], bounds);
+    run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    fill_status(run, status);
+    return run;
 }
 
 } // namespace
@@ -78,20 +180,13 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     confinement.env = environment;
     environment = sandbox::environment(confinement);
     std::vector<std::string> argv_copy = sandbox::command(confinement, argv);
-    std::vector<char*> args;
-    std::vector<char*> envp;
-    args.reserve(argv_copy.size() + 1);
-    envp.reserve(environment.size() + 1);
-    for (auto& a : argv_copy) {
-        args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    for (auto& e : environment) {
-        envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
+    const std::vector<char*> args = sandbox::pointers(argv_copy);
+    const std::vector<char*> envp = sandbox::pointers(environment);
 
     const auto start = Clock::now();
+    if (sandbox::launches(confinement)) {
+        return run_launched(argv, environment, confinement, bounds, out, report);
+    }
     std::shared_lock forking(script::fork_lock());
     const pid_t pid = ::fork();
     if (pid != 0) {
@@ -102,12 +197,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     if (pid == 0) {
         ::setpgid(0, 0);
-        // The program reopens the report pipe as /dev/fd/3 (Catch2's --out): it must be its user's,
-        // and only root may hand it over, before sandbox::enter changes the user.
-        if (report[1] >= 0 && confinement.uid >= 0) {
-            (void)!::fchown(report[1], static_cast<uid_t>(confinement.uid),
-                            static_cast<gid_t>(confinement.uid));
-        }
+        give_report_pipe(report[1], confinement);
         if (const int e = sandbox::enter(confinement); e != 0) {
             const char* what = "cannot confine the program (cgroup, user, limits, working folder): ";
             (void)!::write(out[1], what, std::strlen(what));
@@ -147,7 +237,6 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     const auto deadline = start + bounds.wall;
     bool open = true;
     bool report_open = report[0] >= 0;
-    const std::size_t report_limit = std::size_t{4} << 20;
     int status = 0;
     bool exited = false;
     while (!exited) {
@@ -160,7 +249,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
                 run.dropped += read_some(out[0], run.output, bounds.max_output, open);
             }
             if (report_open) {
-                (void)read_some(report[0], run.report, report_limit, report_open);
+                (void)read_some(report[0], run.report, kReportLimit, report_open);
             }
         } else if (left > 0) {
             ::usleep(static_cast<useconds_t>(std::min<long long>(left, 5) * 1000)); // the pipes are closed
@@ -177,25 +266,12 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
         }
     }
     ::kill(-pid, SIGKILL); // whatever it left behind in its group (bwrap takes its sandbox along)
-    // Read what is left in the pipes without waiting for writers that may have escaped the group.
-    bool ignored = true;
-    run.dropped += read_some(out[0], run.output, bounds.max_output, ignored);
-    ::close(out[0]);
-    if (report[0] >= 0) {
-        (void)read_some(report[0], run.report, report_limit, ignored);
-        ::close(report[0]);
-    }
+    read_the_rest(run, out[0], report[0], bounds);
     run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (confinement.enabled) {
         status = sandbox::program_status(status);
     }
-    if (!run.timed_out) {
-        if (WIFEXITED(status)) {
-            run.exit_code = WEXITSTATUS(status);
-        } else if (WIFSIGNALED(status)) {
-            run.signal = WTERMSIG(status);
-        }
-    }
+    fill_status(run, status);
     return run;
 }
 

@@ -8,6 +8,7 @@
 #include "build.hpp"
 #include "cgroup.hpp"
 #include "intake.hpp"
+#include "launcher.hpp"
 #include "lease.hpp"
 #include "process.hpp"
 #include "run.hpp"
@@ -39,6 +40,9 @@ namespace {
 class Grader {
 public:
     Grader(const GradeOptions& options, const Rubric& rubric) : ctx_(options, rubric) {}
+    ~Grader() { sandbox::close_launchers(ctx_.uid); } // also when a stage threw
+    Grader(const Grader&) = delete;
+    Grader& operator=(const Grader&) = delete;
 
     // Grades alone: holds the work folder for the whole grade.
     Grade run() {
@@ -152,6 +156,7 @@ private:
                 b.compiled.push_back(true);
             }
         }
+        sandbox::close_launchers(ctx_.uid); // the compilers' sandboxes
         b.grade.build_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return b;
@@ -198,6 +203,7 @@ private:
             const LabRubric& lr = *ctx_.rubric.lab(m.id);
             if (b.compiled[i]) {
                 run_lab(ctx_, m, lr, lab, bin);
+                sandbox::close_launchers(ctx_.uid); // the lab's sandboxes, and all they still run
                 // A sandbox whose bwrap was killed takes its processes down a moment later: the
                 // cgroup waits for that first, so only what really outlived its test is counted.
                 int left = group_ ? group_->kill_all(std::chrono::milliseconds(500)) : 0;
@@ -246,8 +252,12 @@ private:
             grade.notes.push_back(
                 std::string(
                     "sandbox: every program of the submission, the compiler included, ran in bubblewrap") +
-                (::geteuid() == 0 ? " (started as root, without a user namespace)"
-                                  : " (in a user namespace)") +
+                (::geteuid() != 0 ? " (in a user namespace)"
+                 : sandbox::launches(ctx_.policy({}))
+                     ? " (started as root, without a user namespace, once per "
+                       "lab: socklab-sandbox-launcher gave each program "
+                       "namespaces and fresh folders of its own)"
+                     : " (started as root, without a user namespace)") +
                 ": a new session, its own PID, IPC and UTS namespaces, a clean environment, and a view of "
                 "only "
                 "the system's read-only folders, the given code, the submission's files, its own build "

@@ -298,6 +298,21 @@ pid_t program_pid(pid_t bwrap_pid) {
     return program > 0 ? program : bwrap_pid;
 }
 
+std::vector<char*> pointers(std::vector<std::string>& words) {
+    std::vector<char*> out;
+    out.reserve(words.size() + 1);
+    for (auto& w : words) {
+        out.push_back(w.data());
+    }
+    out.push_back(nullptr);
+    return out;
+}
+
+std::shared_mutex& fork_lock() {
+    static std::shared_mutex lock;
+    return lock;
+}
+
 int program_status(int bwrap_status) {
     if (WIFEXITED(bwrap_status) && WEXITSTATUS(bwrap_status) > 128 && WEXITSTATUS(bwrap_status) < 128 + 65) {
         return WEXITSTATUS(bwrap_status) - 128; // as waitpid reports "killed by signal N"

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,13 @@ int enter(const Policy& p) noexcept;
 // reaper (PID 1 inside) whose only child is the program. Signals meant for the program go there
 // (bwrap does not pass them on). The bwrap process's own pid when there is no such child yet.
 [[nodiscard]] pid_t program_pid(pid_t bwrap_pid);
+
+// The argv or envp of execve(2) for words: a pointer into each, then nullptr. words must outlive it.
+[[nodiscard]] std::vector<char*> pointers(std::vector<std::string>& words);
+
+// Held shared by every fork(2) of the grader; exclusively while a program file is being written
+// (script::fork_lock, process.hpp, says why).
+std::shared_mutex& fork_lock();
 
 // bwrap exits with 128 + N when its program was killed by signal N: the wait status the program
 // itself ended with, from the wait status of bwrap.

@@ -71,8 +71,7 @@ std::string Process::command() const {
 }
 
 std::shared_mutex& fork_lock() {
-    static std::shared_mutex lock;
-    return lock;
+    return sandbox::fork_lock();
 }
 
 bool Process::start(std::string& error) {
@@ -84,6 +83,30 @@ bool Process::start(std::string& error) {
         ::pipe2(exec_error, O_CLOEXEC) != 0) {
         error = std::string("pipe: ") + std::strerror(errno);
         return false;
+    }
+    if (sandbox::launches(confinement_)) {
+        sandbox::Launch l;
+        l.argv = argv_;
+        l.env = sandbox::environment(confinement_);
+        l.cwd = confinement_.cwd.empty() ? std::string("/") : confinement_.cwd;
+        l.cpu_seconds = confinement_.cpu_seconds;
+        l.fds = {in[0], out[1], err[1], -1};
+        launched_ = sandbox::launch(confinement_, l, error);
+        for (const int fd : {in[0], out[1], err[1], exec_error[0], exec_error[1]}) {
+            ::close(fd);
+        }
+        stdin_fd_ = in[1];
+        stdout_fd_ = out[0];
+        stderr_fd_ = err[0];
+        if (!launched_) {
+            exited_ = true;
+            acknowledged_ = true;
+            return false;
+        }
+        for (const int fd : {stdin_fd_, stdout_fd_, stderr_fd_}) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
+        return true;
     }
     std::vector<std::string> argv = sandbox::command(confinement_, argv_);
     std::vector<char*> args;
@@ -163,6 +186,10 @@ void Process::attach(int port) {
 }
 
 bool Process::poll_exit() {
+    if (launched_ && !exited_) {
+        exited_ = launched_->ended(status_);
+        return exited_;
+    }
     if (exited_ || pid_ <= 0) {
         return false;
     }
@@ -201,12 +228,23 @@ void Process::drain_stderr() {
 
 void Process::send_signal(int signal) {
     signalled_ = true;
+    if (launched_ && !exited_) {
+        launched_->signal(signal);
+    }
     if (pid_ > 0 && !exited_) {
         ::kill(confinement_.enabled ? sandbox::program_pid(pid_) : pid_, signal);
     }
 }
 
 void Process::kill_group() {
+    if (launched_) {
+        if (!exited_) {
+            launched_->signal(SIGKILL); // its namespace: also whatever the program started
+            status_ = launched_->wait();
+            exited_ = true;
+        }
+        return;
+    }
     if (pid_ <= 0) {
         return;
     }

@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
+#include "launcher.hpp"
 #include "sandbox.hpp"
 
+#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -36,8 +38,8 @@ public:
     Process& operator=(const Process&) = delete;
 
     // fork(2) + execv(2) in a new process group, with SIGPIPE back to its default; inside the
-    // sandbox when the confinement enables it. On failure (the program is missing, say) returns
-    // false and says why in error.
+    // sandbox when the confinement enables it (through its launcher where sandbox::launches). On failure (the
+    // program is missing, say) returns false and says why in error.
     bool start(std::string& error);
     // How the program is confined (sandbox::enter, sandbox::command), set before start().
     void confine(Confinement c) { confinement_ = std::move(c); }
@@ -61,7 +63,7 @@ public:
     [[nodiscard]] int stdin_fd() const { return stdin_fd_; }
     [[nodiscard]] int stdout_fd() const { return stdout_fd_; }
     [[nodiscard]] int stderr_fd() const { return stderr_fd_; }
-    [[nodiscard]] int pidfd() const { return pidfd_; }
+    [[nodiscard]] int pidfd() const { return launched_ ? launched_->fd() : pidfd_; }
     [[nodiscard]] bool attached() const { return attached_; }
     [[nodiscard]] int port() const { return port_; }
     void set_port(int port) { port_ = port; }
@@ -92,6 +94,7 @@ private:
     bool exited_ = false;
     bool attached_ = false;
     Confinement confinement_;
+    std::unique_ptr<sandbox::Program> launched_; // started by the sandbox's launcher (then no pid_)
     bool acknowledged_ = false;
     bool signalled_ = false;
     std::string stderr_;

@@ -1071,9 +1071,8 @@ std::vector<std::string> leftovers() {
     return found;
 }
 
-// Processes of the grading user a grade ran as (its report's notes name it), whatever they run.
-// Only that one: another grader working at the same time (a Gradescope test, say) has its own.
-std::vector<std::string> processes_of_grading_user(const json& report) {
+// The grading user a grade ran as (its report's notes name it), or -1 (not run as root).
+int grading_user_of(const json& report) {
     int wanted = -1;
     for (const auto& note : report.at("notes")) {
         std::smatch m;
@@ -1082,6 +1081,13 @@ std::vector<std::string> processes_of_grading_user(const json& report) {
             wanted = std::stoi(m[1].str());
         }
     }
+    return wanted;
+}
+
+// Processes of the grading user a grade ran as, whatever they run. Only that one: another grader
+// working at the same time (a Gradescope test, say) has its own.
+std::vector<std::string> processes_of_grading_user(const json& report) {
+    const int wanted = grading_user_of(report);
     std::vector<std::string> found;
     if (wanted < 0) {
         return found; // not run as root: no grading user
@@ -1166,7 +1172,11 @@ std::vector<std::string> hidden_lines(const std::string& id) {
 
 // What a submission may have left outside its sandbox: files of the spy case, System V IPC objects
 // under its keys, cgroups of the grader's.
-std::vector<std::string> left_on_the_machine() {
+// What a grade of report left on the machine: files and IPC objects of the corpus's spies, and
+// its cgroups (socklab-grade-PID-UID-N: another grader at work meanwhile, such as the Gradescope
+// test's, has another grading user and cgroups of its own).
+std::vector<std::string> left_on_the_machine(const json& report) {
+    const std::string ours = "-" + std::to_string(grading_user_of(report)) + "-";
     std::vector<std::string> found;
     for (const char* f :
          {"/run/lock/socklab-spy", "/tmp/socklab-spy", "/dev/shm/socklab-spy", "/var/tmp/socklab-spy"}) {
@@ -1189,7 +1199,8 @@ std::vector<std::string> left_on_the_machine() {
     for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup",
                                                     fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->path().filename().string().rfind("socklab-grade-", 0) == 0) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind("socklab-grade-", 0) == 0 && name.find(ours) != std::string::npos) {
             found.push_back(it->path().string());
             it.disable_recursion_pending();
         }
@@ -1329,7 +1340,7 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
                 << "a report shows a line of a hidden script: " << line;
         }
     }
-    EXPECT_EQ(left_on_the_machine(), std::vector<std::string>{})
+    EXPECT_EQ(left_on_the_machine(g.report), std::vector<std::string>{})
         << "the submission left something on the machine";
     if (const auto kib = expect["max_report_kib"].value<std::int64_t>()) {
         EXPECT_LT(report_text.size(), static_cast<std::size_t>(*kib) * 1024) << "the report grew unbounded";

@@ -3,6 +3,7 @@
 // printed. They skip, with the reason, where bubblewrap cannot make a sandbox.
 #include "bounded.hpp"
 #include "cgroup.hpp"
+#include "launcher.hpp"
 #include "process.hpp"
 #include "sandbox.hpp"
 
@@ -228,7 +229,9 @@ TEST(Sandbox, ACgroupHoldsEveryProcessOfASubmissionAndKillsThemAll) {
     int seen = 0;
     std::istringstream(run.output) >> seen;
     EXPECT_LE(seen, 32) << "more processes than the cgroup's cap: " << run.output;
-    // Killing the sandbox takes its PID namespace down: nothing is left for the cgroup to kill.
+    // Killing the sandbox takes its PID namespace down: nothing is left for the cgroup to kill once
+    // its launcher (where there is one) has ended, as the grader ends it after each lab.
+    socklab::sandbox::close_launchers(p.uid);
     EXPECT_EQ(group->kill_all(std::chrono::seconds(2)), 0) << "processes of the sandbox outlived it";
 }
 
@@ -261,4 +264,141 @@ TEST(Sandbox, AGroupLeftByAGraderKilledBySigkillIsRemovedByTheNextGrade) {
     for (const auto& folder : probe->folders()) {
         EXPECT_TRUE(fs::exists(folder)) << "a live grader's group was removed: " << folder;
     }
+}
+
+// The launcher (launcher.hpp): as root, one bwrap holds a lab's programs, and each program still
+// gets namespaces and fresh folders of its own, as under a bwrap of its own.
+namespace {
+
+// Skips unless the programs of p start through a launcher here.
+#define SKIP_UNLESS_LAUNCHED(p)                                                                              \
+    if (::geteuid() != 0) {                                                                                  \
+        GTEST_SKIP() << "the launcher runs only where bwrap starts as root";                                 \
+    }                                                                                                        \
+    if (const std::string why = socklab::sandbox::unavailable((p).uid, (p).privileged); !why.empty()) {      \
+        GTEST_SKIP() << "no sandbox here: " << why;                                                          \
+    }                                                                                                        \
+    if (!socklab::sandbox::launches(p)) {                                                                    \
+        GTEST_SKIP() << "the launcher is off (SOCKLAB_LAUNCHER=none)";                                       \
+    }
+
+// The processes of this machine whose command line holds marker.
+int processes_with(const std::string& marker) {
+    int found = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::ifstream in(entry.path() / "cmdline");
+        std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        found += line.find(marker) != std::string::npos ? 1 : 0;
+    }
+    return found;
+}
+
+} // namespace
+
+TEST(Launcher, AsRootTheGradersProgramsStartThroughIt) {
+    const auto p = grader_like();
+    if (::geteuid() != 0 || !socklab::sandbox::unavailable(p.uid, p.privileged).empty()) {
+        GTEST_SKIP() << "the launcher runs only where bwrap starts as root";
+    }
+    EXPECT_TRUE(socklab::sandbox::launches(p))
+        << "socklab-sandbox-launcher is not beside this test program: every program pays a bwrap of its own";
+}
+
+TEST(Launcher, WhatOneProgramLeavesInTmpOrScratchTheNextDoesNotSee) {
+    const std::string first = INSIDE("echo x > /tmp/left && echo y > /scratch/left && mkdir /dev/shm/left && "
+                                     "echo wrote");
+    SKIP_IF_NO_SANDBOX(first);
+    ASSERT_EQ(first, "wrote\nexit 0\n");
+    EXPECT_EQ(INSIDE("ls -A /tmp /scratch /dev/shm"), "/dev/shm:\n\n/scratch:\n\n/tmp:\nexit 0\n");
+}
+
+TEST(Launcher, AProgramDoesNotSeeAnotherThatRunsAtTheSameTime) {
+    auto p = grader_like();
+    SKIP_UNLESS_LAUNCHED(p);
+    const std::string marker = "launcher-neighbour-" + std::to_string(::getpid());
+    socklab::script::Process neighbour("neighbour",
+                                       {"/bin/sh", "-c", "echo ready; sleep 30; echo " + marker});
+    neighbour.confine(p);
+    std::string error;
+    ASSERT_TRUE(neighbour.start(error)) << error;
+    pollfd ready{neighbour.stdout_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&ready, 1, 10000), 1) << "the neighbour did not start within 10 s";
+    ASSERT_GE(processes_with(marker), 1) << "the neighbour is not running"; // 2 while its shell forks
+    // Every command line in sight, inside; none of them holds the marker (and none of the commands
+    // that print them does).
+    const std::string seen = INSIDE("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done");
+    EXPECT_EQ(seen.find(marker), std::string::npos) << seen;
+    EXPECT_NE(seen.find("exit 0"), std::string::npos) << seen;
+    neighbour.kill_group();
+    EXPECT_EQ(neighbour.status_text(), "was killed by SIGKILL");
+}
+
+TEST(Launcher, AProgramCannotSignalOrReadWhatStartedIt) {
+    const auto p = grader_like();
+    SKIP_UNLESS_LAUNCHED(p);
+    // PID 1 of its namespace is the launcher's reaper, root's; the launcher is not in sight at all.
+    EXPECT_EQ(INSIDE("kill -STOP 1 2>/dev/null && echo stopped || echo refused; "
+                     "cat /proc/1/environ >/dev/null 2>&1 && echo read || echo unreadable; ps -o user= -p 1"),
+              "refused\nunreadable\nroot\nexit 0\n");
+}
+
+TEST(Launcher, ItKeepsOnlyTheCapabilitiesItNeeds) {
+    const auto p = grader_like();
+    SKIP_UNLESS_LAUNCHED(p);
+    // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7), CAP_SETPCAP (8) and CAP_SYS_ADMIN (21): not
+    // CAP_DAC_OVERRIDE, CAP_SYS_PTRACE, CAP_NET_ADMIN or any other that bwrap as root would keep.
+    EXPECT_EQ(INSIDE("grep -E '^CapEff' /proc/1/status | tr -s '\\t ' ' '"),
+              "CapEff: 00000000002001e0\nexit 0\n");
+}
+
+TEST(Launcher, AFolderBoundBelowTmpStaysInSightUnderTheFreshTmp) {
+    const fs::path folder =
+        fs::temp_directory_path() / ("socklab-launcher-bind-" + std::to_string(::getpid()));
+    fs::create_directories(folder);
+    fs::permissions(folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    std::ofstream(folder / "given") << "given\n";
+    auto p = grader_like();
+    p.binds.push_back({folder.string(), false});
+    std::string out;
+    try {
+        out = inside("cat " + (folder / "given").string() + "; ls -A /tmp", p);
+    } catch (const std::runtime_error& e) {
+        out = std::string("SKIP ") + e.what();
+    }
+    fs::remove_all(folder);
+    SKIP_IF_NO_SANDBOX(out);
+    EXPECT_EQ(out, "given\n" + folder.filename().string() + "\nexit 0\n");
+}
+
+TEST(Launcher, ItsProgramsEndWhenTheGraderDies) {
+    auto p = grader_like();
+    SKIP_UNLESS_LAUNCHED(p);
+    p.fresh.emplace_back("/scratch-of-a-grader-that-dies"); // a launcher of its own, not this process's
+    const std::string marker = "launcher-orphan-" + std::to_string(::getpid());
+    int started[2];
+    ASSERT_EQ(::pipe(started), 0);
+    const pid_t grader = ::fork();
+    if (grader == 0) {
+        socklab::script::Process program("orphan", {"/bin/sh", "-c", "sleep 60; echo " + marker});
+        program.confine(p);
+        std::string error;
+        const char said = program.start(error) ? 'y' : 'n';
+        (void)!::write(started[1], &said, 1);
+        ::pause(); // until SIGKILL: no destructor runs
+    }
+    ::close(started[1]);
+    char said = 0;
+    ASSERT_EQ(::read(started[0], &said, 1), 1);
+    ::close(started[0]);
+    ASSERT_EQ(said, 'y');
+    ASSERT_GE(processes_with(marker), 1) << "the program is not running";
+    ::kill(grader, SIGKILL);
+    ::waitpid(grader, nullptr, 0);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (processes_with(marker) > 0 && std::chrono::steady_clock::now() < until) {
+        pollfd none{-1, 0, 0};
+        (void)::poll(&none, 1, 10); // a deadline, not a sleep: the loop ends as soon as it is gone
+    }
+    EXPECT_EQ(processes_with(marker), 0) << "a program of a grader killed by SIGKILL outlived it by 5 s";
 }
