@@ -97,14 +97,10 @@ int main() {
     const double plain = per_program([&] { fork_and_wait(bare, kTrue); });
     const double bwrap = per_program([&] { fork_and_wait(p, socklab::sandbox::command(p, kTrue)); });
     const double launched = per_program([&] {
-        socklab::sandbox::Launch l;
-        l.argv = kTrue;
-        l.env = socklab::sandbox::environment(p);
-        l.cwd = p.cwd;
         const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        l.fds = {devnull, devnull, devnull, -1};
         std::string error;
-        auto program = socklab::sandbox::launch(p, l, error);
+        auto program = socklab::sandbox::launch(
+            p, socklab::sandbox::launch_of(p, kTrue, {devnull, devnull, devnull, -1}), error);
         ::close(devnull);
         if (!program || program->wait() != 0) {
             std::fprintf(stderr, "sandbox_start_driver: the launcher did not run it: %s\n", error.c_str());

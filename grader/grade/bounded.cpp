@@ -87,21 +87,15 @@ void fill_status(BoundedRun& run, int status) {
 }
 
 // run_bounded through the sandbox's launcher (launcher.hpp): one bwrap for many programs.
-BoundedRun run_launched(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
-                        const script::Confinement& confinement, const Bounds& bounds, const int out[2],
-                        const int report[2]) {
+BoundedRun run_launched(const std::vector<std::string>& argv, const script::Confinement& confinement,
+                        const Bounds& bounds, const int out[2], const int report[2]) {
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
     give_report_pipe(report[1], confinement);
-    sandbox::Launch l;
-    l.argv = argv;
-    l.env = environment;
-    l.cwd = confinement.cwd.empty() ? std::string("/") : confinement.cwd;
-    l.cpu_seconds = confinement.cpu_seconds;
     const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    l.fds = {devnull, out[1], out[1], report[1]};
     std::string error;
-    auto program = sandbox::launch(confinement, l, error);
+    auto program = sandbox::launch(
+        confinement, sandbox::launch_of(confinement, argv, {devnull, out[1], out[1], report[1]}), error);
     ::close(devnull);
     ::close(out[1]);
     if (report[1] >= 0) {
@@ -178,15 +172,15 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     environment.insert(environment.end(), env.begin(), env.end());
     confinement.env = environment;
+    if (sandbox::launches(confinement)) {
+        return run_launched(argv, confinement, bounds, out, report);
+    }
     environment = sandbox::environment(confinement);
     std::vector<std::string> argv_copy = sandbox::command(confinement, argv);
     const std::vector<char*> args = sandbox::pointers(argv_copy);
     const std::vector<char*> envp = sandbox::pointers(environment);
 
     const auto start = Clock::now();
-    if (sandbox::launches(confinement)) {
-        return run_launched(argv, environment, confinement, bounds, out, report);
-    }
     std::shared_lock forking(script::fork_lock());
     const pid_t pid = ::fork();
     if (pid != 0) {

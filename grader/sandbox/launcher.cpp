@@ -260,6 +260,16 @@ void Program::signal(int sig) {
     }
 }
 
+Launch launch_of(const Policy& p, std::vector<std::string> argv, std::array<int, 4> fds) {
+    Launch l;
+    l.argv = std::move(argv);
+    l.env = environment(p);
+    l.cwd = p.cwd.empty() ? std::string("/") : p.cwd;
+    l.cpu_seconds = p.cpu_seconds;
+    l.fds = fds;
+    return l;
+}
+
 bool launches(const Policy& p) {
     if (!p.enabled || !p.privileged || p.uid < 0 || launcher_program().empty()) {
         return false;

@@ -58,6 +58,10 @@ struct Launch {
     std::array<int, 4> fds{-1, -1, -1, -1}; // become its 0, 1, 2 and 3 (-1: 3 stays closed)
 };
 
+// The Launch of argv under p as sandbox::command would run it: p's environment (sandbox::environment),
+// working folder (/ when none) and CPU limit, with descriptors fds.
+[[nodiscard]] Launch launch_of(const Policy& p, std::vector<std::string> argv, std::array<int, 4> fds);
+
 // Whether launch() is how programs under p start here: p is enabled and privileged, and the
 // launcher program lies beside this program's own (SOCKLAB_LAUNCHER names another; "none" turns
 // the launcher off, to compare).

@@ -85,13 +85,8 @@ bool Process::start(std::string& error) {
         return false;
     }
     if (sandbox::launches(confinement_)) {
-        sandbox::Launch l;
-        l.argv = argv_;
-        l.env = sandbox::environment(confinement_);
-        l.cwd = confinement_.cwd.empty() ? std::string("/") : confinement_.cwd;
-        l.cpu_seconds = confinement_.cpu_seconds;
-        l.fds = {in[0], out[1], err[1], -1};
-        launched_ = sandbox::launch(confinement_, l, error);
+        launched_ = sandbox::launch(
+            confinement_, sandbox::launch_of(confinement_, argv_, {in[0], out[1], err[1], -1}), error);
         for (const int fd : {in[0], out[1], err[1], exec_error[0], exec_error[1]}) {
             ::close(fd);
         }
