@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 namespace socklab {
 namespace {
@@ -14,7 +15,25 @@ std::size_t after_last_newline(std::string_view bytes) {
 
 } // namespace
 
-void LineFramer::feed(std::string_view bytes) {
+// The reference design: lines are read in place out of the caller's bytes where they can be, and
+// copied into buffer_ only when they span two feeds (docs/labs/04-framing.md, "Going further").
+struct LineFramer::State {
+    explicit State(std::size_t max_line) : max_line_(max_line) {}
+
+    void feed(std::string_view bytes);
+    std::optional<std::string_view> next();
+    void finish() const;
+    [[nodiscard]] std::size_t buffered() const;
+
+    std::size_t max_line_;
+    std::string buffer_;        // bytes fed and not yet taken
+    std::size_t start_ = 0;     // where the next message begins in buffer_
+    std::size_t scanned_ = 0;   // buffer_[start_, scanned_) has been searched and holds no "\n"
+    std::size_t gathering_ = 0; // where the line still being gathered (no "\n" yet) begins
+    std::string_view input_;    // bytes fed and read in place, not copied (may be empty)
+};
+
+void LineFramer::State::feed(std::string_view bytes) {
     // Bytes still read in place from the last feed are copied before new ones arrive.
     if (!input_.empty()) {
         buffer_.append(input_);
@@ -58,7 +77,7 @@ void LineFramer::feed(std::string_view bytes) {
     }
 }
 
-std::optional<std::string_view> LineFramer::next() {
+std::optional<std::string_view> LineFramer::State::next() {
     std::string_view line;
     // Copied bytes come first: they end with a "\n" whenever input_ holds more.
     const std::size_t from = std::max(scanned_, start_);
@@ -100,7 +119,7 @@ std::optional<std::string_view> LineFramer::next() {
     return line;
 }
 
-void LineFramer::finish() const {
+void LineFramer::State::finish() const {
     // The bytes after the last "\n" held, in place or copied (never both: see feed).
     const std::string_view held = input_.empty() ? std::string_view(buffer_).substr(start_) : input_;
     const std::size_t left = held.size() - after_last_newline(held);
@@ -110,8 +129,33 @@ void LineFramer::finish() const {
     }
 }
 
-std::size_t LineFramer::buffered() const {
+std::size_t LineFramer::State::buffered() const {
     return buffer_.size() - start_ + input_.size();
+}
+
+LineFramer::LineFramer(std::size_t max_line) : state_(std::make_unique<State>(max_line)) {}
+LineFramer::LineFramer(LineFramer&&) noexcept = default;
+LineFramer& LineFramer::operator=(LineFramer&&) noexcept = default;
+LineFramer::~LineFramer() = default;
+
+void LineFramer::feed(std::string_view bytes) {
+    state_->feed(bytes);
+}
+
+std::optional<std::string_view> LineFramer::next() {
+    return state_->next();
+}
+
+void LineFramer::finish() const {
+    state_->finish();
+}
+
+std::size_t LineFramer::buffered() const {
+    return state_->buffered();
+}
+
+std::size_t LineFramer::max_line() const {
+    return state_->max_line_;
 }
 
 } // namespace socklab

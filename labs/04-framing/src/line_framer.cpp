@@ -5,22 +5,41 @@
 #include "socklab/not_implemented.hpp"
 
 #include <cstring>
+#include <memory>
 
 namespace socklab {
 
+// What the framer remembers between calls: yours to design. The page's plain design keeps the
+// bytes in a std::string and the offsets where the next message begins, how far next() has
+// searched, and where the line still being gathered begins.
+struct LineFramer::State {
+    std::size_t max_line;
+    // TODO: what else your framer needs.
+};
+
+LineFramer::LineFramer(std::size_t max_line) : state_(std::make_unique<State>(State{max_line})) {}
+LineFramer::LineFramer(LineFramer&&) noexcept = default;
+LineFramer& LineFramer::operator=(LineFramer&&) noexcept = default;
+LineFramer::~LineFramer() = default;
+
+std::size_t LineFramer::max_line() const {
+    return state_->max_line;
+}
+
 void LineFramer::feed([[maybe_unused]] std::string_view bytes) {
-    // TODO: append bytes to buffer_. Then check the line still being gathered (the bytes after
-    // the last "\n", memrchr finds it): more than max_line_ bytes (max_line_ + 1 if the last is a
-    // "\r") can never fit, so throw LineTooLong. Drop taken messages (before start_) now and then,
-    // not on every call, so that feeding stays linear in the number of bytes.
+    // TODO: keep bytes. Then check the line still being gathered (the bytes after the last "\n",
+    // memrchr finds it): more than max_line bytes (max_line + 1 if the last is a "\r") can never
+    // fit, so throw LineTooLong. Drop taken messages now and then, not on every call, so that
+    // feeding stays linear in the number of bytes.
     throw NotImplemented("LineFramer::feed", "docs/labs/04-framing.md#step-1-gather-bytes-into-lines");
 }
 
 std::optional<std::string_view> LineFramer::next() {
-    // TODO: memchr for "\n" from max(scanned_, start_) (never search the same bytes twice); none:
-    // remember how far you searched, return std::nullopt. Else the message is buffer_[start_, end)
-    // less one "\r" at its end; over max_line_: throw LineTooLong; move start_ past the "\n"
-    // and return a std::string_view of it (no copy, no allocation).
+    // TODO: memchr for "\n" from where the last search stopped (never search the same bytes
+    // twice); none: remember how far you searched, return std::nullopt. Else the message is the
+    // bytes from where it begins to the "\n", less one "\r" at its end; over max_line: throw
+    // LineTooLong; move past the "\n" and return a std::string_view of the message (no copy, no
+    // allocation).
     throw NotImplemented("LineFramer::next", "docs/labs/04-framing.md#step-1-gather-bytes-into-lines");
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -32,7 +33,12 @@ public:
     static constexpr std::size_t kDefaultMaxLine = 65536;
 
     // max_line: the most bytes one message may have (its "\r\n" or "\n" not counted).
-    explicit LineFramer(std::size_t max_line = kDefaultMaxLine) : max_line_(max_line) {}
+    explicit LineFramer(std::size_t max_line = kDefaultMaxLine);
+    // A framer can be moved, not copied (a copy would hold views into the caller's bytes twice).
+    // A framer moved from may only be assigned to or destroyed.
+    LineFramer(LineFramer&&) noexcept;
+    LineFramer& operator=(LineFramer&&) noexcept;
+    ~LineFramer();
 
     // Adds bytes to what is held. Throws LineTooLong (quoting the limit) as soon as the line being
     // gathered can no longer fit in max_line, even before its "\n" arrives: the framer never holds
@@ -55,15 +61,12 @@ public:
     // Bytes fed but not yet taken out by next().
     [[nodiscard]] std::size_t buffered() const;
 
-    [[nodiscard]] std::size_t max_line() const { return max_line_; }
+    // The limit given to the constructor.
+    [[nodiscard]] std::size_t max_line() const;
 
 private:
-    std::size_t max_line_;
-    std::string buffer_;        // bytes fed and not yet taken
-    std::size_t start_ = 0;     // where the next message begins in buffer_
-    std::size_t scanned_ = 0;   // buffer_[start_, scanned_) has been searched and holds no "\n"
-    std::size_t gathering_ = 0; // where the line still being gathered (no "\n" yet) begins
-    std::string_view input_;    // bytes fed and read in place, not copied (may be empty)
+    struct State; // yours: define it in line_framer.cpp with whatever the framer needs to remember
+    std::unique_ptr<State> state_;
 };
 
 } // namespace socklab
