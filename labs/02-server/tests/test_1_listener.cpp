@@ -6,6 +6,7 @@
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/process.hpp"
 #include "socklab/testkit/stream_pair.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
 #include <fcntl.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -269,10 +271,25 @@ TEST_CASE("TcpListener accept failure message names the listening endpoint",
     REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, MessageContains({"accept", where}));
 }
 
+namespace {
+
+// accept_for(timeout) with no client waiting must return nothing after about timeout; one that
+// blocks in accept() instead fails the test within 2 s (shutdown(2) wakes it), not at CTest's
+// timeout.
+std::optional<TcpStream> accept_for_within(TcpListener& listener, milliseconds timeout) {
+    return returns_within(
+        "accept_for(" + std::to_string(timeout.count()) + " ms) with no client waiting",
+        Deadline(milliseconds(2000)), [&] { ::shutdown(listener.fd(), SHUT_RD); },
+        "does accept_for call accept() even when poll() said no client came in time?",
+        [&] { return listener.accept_for(timeout); });
+}
+
+} // namespace
+
 TEST_CASE("TcpListener accept_for gives up and returns nothing when no client comes",
           "[docs/labs/02-server.md#step-3-accept-a-connection]") {
     TcpListener listener(kAnyLoopbackPort);
-    CHECK_FALSE(listener.accept_for(milliseconds(50)).has_value());
+    CHECK_FALSE(accept_for_within(listener, milliseconds(50)).has_value());
 }
 
 TEST_CASE("TcpListener accept_for returns a connection that is already waiting",
@@ -287,7 +304,7 @@ TEST_CASE("TcpListener accept_for returns a connection that is already waiting",
 TEST_CASE("TcpListener accept_for leaves a later connection queued for the next accept",
           "[docs/labs/02-server.md#step-3-accept-a-connection]") {
     TcpListener listener(kAnyLoopbackPort);
-    REQUIRE_FALSE(listener.accept_for(milliseconds(10)).has_value());
+    REQUIRE_FALSE(accept_for_within(listener, milliseconds(10)).has_value());
     UniqueFd client = connect_loopback(raw_local_endpoint(listener.fd()).port, soon());
     CHECK(listener.accept().peer_endpoint() == raw_local_endpoint(client.get()));
 }

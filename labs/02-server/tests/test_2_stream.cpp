@@ -4,6 +4,7 @@
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/stream_pair.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -24,6 +26,17 @@ namespace {
 
 void set_buffer(int fd, int option, int bytes) {
     REQUIRE(::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes) == 0);
+}
+
+// read_some returns as soon as some bytes have arrived. One that waits for more (to fill the
+// buffer) fails the test within soon() (shutdown(2) wakes it), not at CTest's timeout.
+template <typename Read>
+std::size_t read_within(TcpStream& stream, std::string_view what, Read read) {
+    return returns_within(
+        what, soon(), [&] { ::shutdown(stream.fd(), SHUT_RD); },
+        "does read_some wait to fill the whole buffer (MSG_WAITALL, or a loop until it "
+        "is full)? It must return what has arrived",
+        read);
 }
 
 } // namespace
@@ -57,7 +70,8 @@ TEST_CASE("TcpStream read_some returns what has arrived without waiting to fill 
     StreamPair pair = make_stream_pair();
     send_all(pair.peer.get(), "abc", soon());
     std::array<char, 1024> buffer{};
-    const std::size_t n = pair.stream.read_some(buffer);
+    const std::size_t n = read_within(pair.stream, "read_some of a 1024-byte buffer after 3 bytes arrived",
+                                      [&] { return pair.stream.read_some(buffer); });
     CHECK(n >= 1);
     CHECK(n <= 3);
     CHECK_THAT(Bytes(std::string_view(buffer.data(), n)), EqualsBytes(std::string_view("abc", n)));
@@ -88,11 +102,15 @@ TEST_CASE("TcpStream read_some returns the last bytes and then 0 after the peer 
 TEST_CASE("TcpStream read_some waits on when signals interrupt recv",
           "[docs/labs/02-server.md#step-4-read-what-the-peer-sent]") {
     StreamPair pair = make_stream_pair();
-    // read_some is already waiting when the signals come; the peer sends after 100 of them.
-    SignalStorm storm(100, [&] { send_all(pair.peer.get(), "late", soon()); });
+    // read_some is already waiting when the signals come; the peer sends after 100 of them. The
+    // storm is made on the thread that reads: its signals go to the thread that made it.
     std::array<char, 16> buffer{};
-    const std::size_t n = pair.stream.read_some(buffer);
-    storm.finish();
+    const std::size_t n = read_within(pair.stream, "read_some while signals interrupt it", [&] {
+        SignalStorm storm(100, [&] { send_all(pair.peer.get(), "late", soon()); });
+        const std::size_t got = pair.stream.read_some(buffer);
+        storm.finish();
+        return got;
+    });
     REQUIRE(n >= 1);
     CHECK_THAT(Bytes(std::string_view(buffer.data(), n)), EqualsBytes(std::string_view("late").substr(0, n)));
 }

@@ -7,6 +7,7 @@
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/process.hpp"
 #include "socklab/testkit/stream_pair.hpp"
+#include "watched_connect.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,9 +17,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -28,6 +31,10 @@ using socklab::Ipv4Address;
 using socklab::TcpClient;
 using socklab::TcpStream;
 using namespace socklab::testkit;
+using lab03::connect_where_refused;
+using lab03::connect_within;
+using lab03::kEndsAtItsDeadline;
+using lab03::kRefusedAtOnce;
 
 namespace {
 
@@ -146,7 +153,10 @@ TEST_CASE("TcpClient closes its socket when the connection is refused",
           "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
     const Endpoint nowhere = loopback(freed_port());
     const std::size_t before = open_descriptor_count();
-    for (int attempt = 0; attempt < 10; ++attempt) {
+    // A refused connect ends at once; the first is watched, so that one that never ends fails here.
+    REQUIRE_THROWS_MATCHES(connect_where_refused(TcpClient(), nowhere), std::system_error,
+                           HasErrno(ECONNREFUSED));
+    for (int attempt = 1; attempt < 10; ++attempt) {
         CHECK_THROWS_AS(TcpClient().connect(nowhere), std::system_error);
     }
     const std::size_t after = open_descriptor_count();
@@ -156,14 +166,14 @@ TEST_CASE("TcpClient closes its socket when the connection is refused",
 
 TEST_CASE("TcpClient to a server that was never started is refused with ECONNREFUSED",
           "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
-    REQUIRE_THROWS_MATCHES(TcpClient().connect(loopback(freed_port())), std::system_error,
+    REQUIRE_THROWS_MATCHES(connect_where_refused(TcpClient(), loopback(freed_port())), std::system_error,
                            HasErrno(ECONNREFUSED));
 }
 
 TEST_CASE("TcpClient refused message names the endpoint and the likely causes",
           "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
     const Endpoint nowhere = loopback(freed_port());
-    REQUIRE_THROWS_MATCHES(TcpClient().connect(nowhere), std::system_error,
+    REQUIRE_THROWS_MATCHES(connect_where_refused(TcpClient(), nowhere), std::system_error,
                            MessageContains({"connect", nowhere.to_string(), "nothing listens there"}));
 }
 
@@ -172,8 +182,9 @@ TEST_CASE("TcpClient to the right port at the wrong address is refused",
     // The server listens on 127.0.0.1 only; 127.0.0.2 is this host too (all of 127.0.0.0/8 is
     // loopback) but nothing listens on that address.
     LoopbackListener listener;
-    REQUIRE_THROWS_MATCHES(TcpClient().connect(Endpoint{Ipv4Address(127, 0, 0, 2), listener.port()}),
-                           std::system_error, HasErrno(ECONNREFUSED));
+    REQUIRE_THROWS_MATCHES(
+        connect_where_refused(TcpClient(), Endpoint{Ipv4Address(127, 0, 0, 2), listener.port()}),
+        std::system_error, HasErrno(ECONNREFUSED));
 }
 
 TEST_CASE("TcpClient to a port that was just freed is refused",
@@ -184,7 +195,8 @@ TEST_CASE("TcpClient to a port that was just freed is refused",
         port = listener.port();
         TcpStream stream = TcpClient().connect(loopback(port));
     }
-    REQUIRE_THROWS_MATCHES(TcpClient().connect(loopback(port)), std::system_error, HasErrno(ECONNREFUSED));
+    REQUIRE_THROWS_MATCHES(connect_where_refused(TcpClient(), loopback(port)), std::system_error,
+                           HasErrno(ECONNREFUSED));
 }
 
 TEST_CASE("TcpClient to a network with no route fails at once with ENETUNREACH",
@@ -211,23 +223,32 @@ TEST_CASE("TcpClient to a network with no route fails at once with ENETUNREACH",
 TEST_CASE("TcpClient gives up with ETIMEDOUT when nothing answers",
           "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
     FullListener silent;
-    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(200)).connect(loopback(silent.port())), std::system_error,
-                           HasErrno(ETIMEDOUT));
+    REQUIRE_THROWS_MATCHES(
+        connect_within("connect with a 200 ms timeout to a server that never answers", milliseconds(2000),
+                       kEndsAtItsDeadline,
+                       [&] { (void)TcpClient(milliseconds(200)).connect(loopback(silent.port())); }),
+        std::system_error, HasErrno(ETIMEDOUT));
 }
 
 TEST_CASE("TcpClient timeout message names the endpoint and the likely causes",
           "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
     FullListener silent;
     const Endpoint target = loopback(silent.port());
-    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(200)).connect(target), std::system_error,
-                           MessageContains({target.to_string(), "firewall"}));
+    REQUIRE_THROWS_MATCHES(connect_within("connect with a 200 ms timeout to a server that never answers",
+                                          milliseconds(2000), kEndsAtItsDeadline,
+                                          [&] { (void)TcpClient(milliseconds(200)).connect(target); }),
+                           std::system_error, MessageContains({target.to_string(), "firewall"}));
 }
 
 TEST_CASE("TcpClient honours its deadline within 100 ms",
           "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
     FullListener silent;
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_AS(TcpClient(milliseconds(300)).connect(loopback(silent.port())), std::system_error);
+    CHECK_THROWS_AS(
+        connect_within("connect with a 300 ms timeout to a server that never answers", milliseconds(2000),
+                       kEndsAtItsDeadline,
+                       [&] { (void)TcpClient(milliseconds(300)).connect(loopback(silent.port())); }),
+        std::system_error);
     const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
     INFO("asked for 300 ms, waited " << waited.count() << " ms");
     CHECK(waited >= milliseconds(300));
@@ -237,12 +258,24 @@ TEST_CASE("TcpClient honours its deadline within 100 ms",
 TEST_CASE("TcpClient waits on through signals and still gives up at its deadline",
           "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
     FullListener silent;
-    SignalStorm storm;
+    int signals = 0;
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(300)).connect(loopback(silent.port())), std::system_error,
-                           HasErrno(ETIMEDOUT));
+    // The storm is made on the thread that connects: its signals go to the thread that made it.
+    REQUIRE_THROWS_MATCHES(
+        connect_within("connect with a 300 ms timeout while signals interrupt it", milliseconds(3000),
+                       kEndsAtItsDeadline,
+                       [&] {
+                           SignalStorm storm;
+                           try {
+                               (void)TcpClient(milliseconds(300)).connect(loopback(silent.port()));
+                           } catch (...) {
+                               signals = storm.stop();
+                               throw;
+                           }
+                           signals = storm.stop();
+                       }),
+        std::system_error, HasErrno(ETIMEDOUT));
     const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-    const int signals = storm.stop();
     INFO("asked for 300 ms while " << signals << " signals interrupted poll; waited " << waited.count()
                                    << " ms: is each poll given the time left until the deadline?");
     CHECK(waited < milliseconds(1000));
@@ -294,15 +327,19 @@ TEST_CASE("TcpClient connect_any skips a candidate that refuses and connects to 
           "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
     LoopbackListener listener;
     const std::vector<Endpoint> candidates{loopback(freed_port()), loopback(listener.port())};
-    TcpStream stream = TcpClient().connect_any(candidates);
+    TcpStream stream = returns_within("connect_any to a refusing candidate, then a listening one",
+                                      Deadline(milliseconds(2000)), shut_down_connecting_sockets,
+                                      kRefusedAtOnce, [&] { return TcpClient().connect_any(candidates); });
     CHECK(stream.peer_endpoint() == loopback(listener.port()));
 }
 
 TEST_CASE("TcpClient connect_any throws the last error naming the last endpoint when all refuse",
           "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
     const std::vector<Endpoint> candidates{loopback(freed_port()), loopback(freed_port())};
-    REQUIRE_THROWS_MATCHES(TcpClient().connect_any(candidates), std::system_error,
-                           MessageContains({candidates[1].to_string(), "[ECONNREFUSED]"}));
+    REQUIRE_THROWS_MATCHES(connect_within("connect_any to two candidates where nothing listens",
+                                          milliseconds(2000), kRefusedAtOnce,
+                                          [&] { (void)TcpClient().connect_any(candidates); }),
+                           std::system_error, MessageContains({candidates[1].to_string(), "[ECONNREFUSED]"}));
 }
 
 TEST_CASE("TcpClient connect_any rejects an empty list",
@@ -316,8 +353,11 @@ TEST_CASE("TcpClient connect_any keeps one deadline for all candidates",
     FullListener silent_b;
     const std::vector<Endpoint> candidates{loopback(silent_a.port()), loopback(silent_b.port())};
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE_THROWS_MATCHES(TcpClient(milliseconds(300)).connect_any(candidates), std::system_error,
-                           HasErrno(ETIMEDOUT));
+    REQUIRE_THROWS_MATCHES(
+        connect_within("connect_any with a 300 ms timeout to two servers that never answer",
+                       milliseconds(2000), kEndsAtItsDeadline,
+                       [&] { (void)TcpClient(milliseconds(300)).connect_any(candidates); }),
+        std::system_error, HasErrno(ETIMEDOUT));
     const auto waited = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
     INFO("two silent candidates and a 300 ms budget; waited " << waited.count() << " ms");
     CHECK(waited < milliseconds(550));

@@ -7,6 +7,7 @@
 #include "socklab/testkit/child.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/loopback.hpp"
+#include "watched_connect.hpp"
 
 #include <netdb.h>
 
@@ -108,7 +109,7 @@ TEST_CASE("classify_failure reads the kind of a real refused connection",
         port = listener.port();
     }
     try {
-        (void)TcpClient().connect(Endpoint{Ipv4Address::loopback(), port});
+        lab03::connect_where_refused(TcpClient(), Endpoint{Ipv4Address::loopback(), port});
         FAIL("the connection to a closed port succeeded");
     } catch (const std::system_error& e) {
         CHECK(classify_failure(e) == FailureKind::Refused);

@@ -2,7 +2,11 @@
 #include "socklab/message_stream.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/stream_pair.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
+#include <sys/socket.h>
+
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +14,21 @@ using socklab::IncompleteMessage;
 using socklab::LineTooLong;
 using socklab::MessageStream;
 using namespace socklab::testkit;
+
+namespace {
+
+// messages.receive() under soon(): one that waits for bytes that never come (it read before
+// taking out a message the framer already held, or the framer lost the rest of a read) fails the
+// test within seconds, naming what to check, not at CTest's timeout.
+std::optional<std::string> receive_soon(MessageStream& messages) {
+    return returns_within(
+        "receive()", soon(), [&] { ::shutdown(messages.stream().fd(), SHUT_RD); },
+        "a message already held must come out before the next read: does receive ask the framer for one "
+        "before it reads, and does the framer keep the rest of a read?",
+        [&] { return messages.receive(); });
+}
+
+} // namespace
 
 // --- Step 3: send and receive messages ----------------------------------------------------------
 
@@ -33,7 +52,7 @@ TEST_CASE("MessageStream receive puts together a message sent one byte per write
     StreamPair pair = make_stream_pair();
     send_in_pieces(pair.peer.get(), "UPPER split\r\n", 1, soon());
     MessageStream messages(pair.stream);
-    CHECK(messages.receive() == std::optional<std::string>("UPPER split"));
+    CHECK(receive_soon(messages) == std::optional<std::string>("UPPER split"));
 }
 
 TEST_CASE("MessageStream receive gives two messages that arrived together one at a time",
@@ -41,8 +60,8 @@ TEST_CASE("MessageStream receive gives two messages that arrived together one at
     StreamPair pair = make_stream_pair();
     send_all(pair.peer.get(), "first\nsecond\n", soon());
     MessageStream messages(pair.stream);
-    CHECK(messages.receive() == std::optional<std::string>("first"));
-    CHECK(messages.receive() == std::optional<std::string>("second"));
+    CHECK(receive_soon(messages) == std::optional<std::string>("first"));
+    CHECK(receive_soon(messages) == std::optional<std::string>("second"));
 }
 
 TEST_CASE("MessageStream receive gives nothing when the peer closes between messages",
@@ -51,8 +70,8 @@ TEST_CASE("MessageStream receive gives nothing when the peer closes between mess
     send_all(pair.peer.get(), "last\n", soon());
     pair.peer.reset();
     MessageStream messages(pair.stream);
-    CHECK(messages.receive() == std::optional<std::string>("last"));
-    CHECK_FALSE(messages.receive().has_value());
+    CHECK(receive_soon(messages) == std::optional<std::string>("last"));
+    CHECK_FALSE(receive_soon(messages).has_value());
 }
 
 TEST_CASE("MessageStream receive reports a peer that closes in the middle of a message",
@@ -62,7 +81,7 @@ TEST_CASE("MessageStream receive reports a peer that closes in the middle of a m
     send_all(pair.peer.get(), "ECHO cut sh", soon());
     pair.peer.reset();
     MessageStream messages(pair.stream);
-    REQUIRE_THROWS_MATCHES(messages.receive(), IncompleteMessage, MessageContains({peer, "11 bytes"}));
+    REQUIRE_THROWS_MATCHES(receive_soon(messages), IncompleteMessage, MessageContains({peer, "11 bytes"}));
 }
 
 TEST_CASE("MessageStream receive rejects a line over its limit",
@@ -71,5 +90,5 @@ TEST_CASE("MessageStream receive rejects a line over its limit",
     const std::string peer = pair.stream.peer_endpoint().to_string();
     send_all(pair.peer.get(), std::string(100, 'x') + "\n", soon());
     MessageStream messages(pair.stream, 64);
-    REQUIRE_THROWS_MATCHES(messages.receive(), LineTooLong, MessageContains({peer, "64"}));
+    REQUIRE_THROWS_MATCHES(receive_soon(messages), LineTooLong, MessageContains({peer, "64"}));
 }

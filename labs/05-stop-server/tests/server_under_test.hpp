@@ -8,6 +8,7 @@
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -52,22 +53,9 @@ inline constexpr milliseconds kStopPatience{1500};
 // stop() or the destructor does not return: the server's threads still run and reference the
 // server, so the test can neither go on nor unwind; exiting is the only way out that is fast.
 [[noreturn]] inline void give_up(const std::string& what, const char* section) {
-    std::cout.flush(); // what Catch2 has written of the test so far: _Exit would drop it
-    std::fflush(stdout);
-    std::fprintf(stderr,
-                 "\nFAILED:\n  %s\nThe test program ends here: a server whose threads do not end cannot be "
-                 "destroyed.\nread: docs/labs/05-stop-server.md#%s\n",
-                 what.c_str(), section);
-    if (std::getenv("SOCKLAB_WAIT_FOR_GDB") != nullptr) {
-        std::fprintf(stderr, "SOCKLAB_WAIT_FOR_GDB is set: waiting; gdb -p %d shows every thread\n",
-                     ::getpid());
-        std::fflush(stderr);
-        for (;;) {
-            ::pause();
-        }
-    }
-    std::fflush(stderr);
-    std::_Exit(1);
+    socklab::testkit::end_test_program(
+        what + "\nThe test program ends here: a server whose threads do not end cannot be destroyed.",
+        std::string("docs/labs/05-stop-server.md#") + section);
 }
 
 class ServerUnderTest {

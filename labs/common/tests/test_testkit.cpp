@@ -5,6 +5,7 @@
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
 #include "socklab/testkit/process.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
 
 using namespace socklab::testkit;
 using std::chrono::milliseconds;
@@ -204,6 +209,80 @@ TEST(PrivateNetns, ReportsAnExceptionFromTheBody) {
         GTEST_SKIP() << outcome.reason;
     }
     EXPECT_EQ(outcome.result, "exception: boom");
+}
+
+// --- The watchdog: a blocking call under a deadline -----------------------------------------------
+
+TEST(Watchdog, GivesBackTheValueOfACallThatReturnsInTime) {
+    EXPECT_EQ(returns_within(
+                  "a quick call", Deadline(milliseconds(2000)), [] {}, "", [] { return 42; }),
+              42);
+}
+
+TEST(Watchdog, ThrowsAgainWhatTheCallThrew) {
+    EXPECT_THROW(call_within(
+                     "a throwing call", Deadline(milliseconds(2000)), [] {}, "",
+                     [] { throw std::invalid_argument("bad"); }),
+                 std::invalid_argument);
+}
+
+TEST(Watchdog, WakesACallBlockedInAcceptAndFailsNamingItAndTheHint) {
+    LoopbackListener listener; // nobody connects: accept blocks until the socket is shut down
+    const int fd = listener.fd();
+    try {
+        call_within(
+            "accept on the test's listener", Deadline(milliseconds(200)), [fd] { ::shutdown(fd, SHUT_RD); },
+            "is anyone connecting?", [fd] { (void)::accept(fd, nullptr, nullptr); });
+        FAIL() << "no TimeoutError";
+    } catch (const TimeoutError& e) {
+        EXPECT_STREQ(e.what(), "accept on the test's listener did not return within 200 ms (it returned only "
+                               "when the test shut its socket down): is anyone connecting?");
+    }
+}
+
+TEST(Watchdog, EndsTheProgramWithTheDocsSectionWhenTheCallNeverReturns) {
+    EXPECT_EXIT(
+        {
+            set_current_docs_section("docs/labs/02-server.md#step-3-accept-a-connection");
+            call_within(
+                "a call that never returns", Deadline(milliseconds(100)), [] {}, "does it loop?",
+                [] {
+                    for (;;) {
+                        ::pause();
+                    }
+                });
+        },
+        ::testing::ExitedWithCode(1),
+        "a call that never returns did not return within 100 ms, nor when the test shut its socket down: "
+        "does it loop\?(.|\n)*read: docs/labs/02-server.md#step-3-accept-a-connection");
+}
+
+TEST(Watchdog, ShutsDownAConnectWaitingForAServerThatNeverAnswers) {
+    FullListener silent; // drops every SYN: a blocking connect would wait about two minutes
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    const timeval bound{3, 0}; // connect(2) gives up after SO_SNDTIMEO: this test cannot hang
+    ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound), 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(silent.port());
+    std::string waker_error;
+    std::thread waker([&] {
+        try {
+            wait_until([] { return shut_down_connecting_sockets() > 0; }, Deadline(milliseconds(2000)),
+                       "a socket of this process in SYN_SENT");
+        } catch (const std::exception& e) {
+            waker_error = e.what();
+        }
+    });
+    const int result = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int error = errno;
+    waker.join();
+    ::close(fd);
+    EXPECT_EQ(waker_error, "");
+    EXPECT_EQ(result, -1);
+    EXPECT_EQ(error, ECONNRESET) << ::strerror(error);
 }
 
 } // namespace

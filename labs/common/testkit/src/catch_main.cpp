@@ -13,6 +13,7 @@
 #define CATCH_CONFIG_CONSOLE_WIDTH 200
 #endif
 #include "socklab/testkit/catch_support.hpp"
+#include "socklab/testkit/watchdog.hpp"
 
 #include <execinfo.h>
 #include <signal.h>
@@ -82,6 +83,13 @@ public:
     using ListenerBase::ListenerBase;
     void testCaseStarting(const Catch::TestCaseInfo& info) override {
         std::strncpy(g_current_test, info.name.c_str(), sizeof g_current_test - 1);
+        socklab::testkit::set_current_docs_section({});
+        for (const auto& tag : info.tags) {
+            const std::string text = tag_text(tag);
+            if (text.rfind("docs/", 0) == 0) {
+                socklab::testkit::set_current_docs_section(text);
+            }
+        }
     }
     // A failed test says which section of the docs explains the behaviour it checks: the tag
     // every lab test carries, like "[docs/labs/01-endpoints.md#step-1-parse-an-ipv4-address]".

@@ -11,8 +11,10 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -244,6 +246,31 @@ void close_with_reset(UniqueFd fd) {
     check(::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close),
           "setsockopt SO_LINGER");
     fd.reset();
+}
+
+int shut_down_connecting_sockets() {
+    int shut = 0;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+        int fd = -1;
+        try {
+            fd = std::stoi(entry.path().filename().string());
+        } catch (const std::exception&) {
+            continue;
+        }
+        struct stat st = {};
+        if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+            continue;
+        }
+        tcp_info info = {};
+        socklen_t size = sizeof info;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 && info.tcpi_state == TCP_SYN_SENT) {
+            if (::shutdown(fd, SHUT_RDWR) == 0) {
+                ++shut;
+            }
+        }
+    }
+    return shut;
 }
 
 } // namespace socklab::testkit

@@ -96,4 +96,10 @@ private:
 // Closes fd so that the peer sees a reset (RST) rather than an orderly close: SO_LINGER 0.
 void close_with_reset(UniqueFd fd);
 
+// shutdown(2) of every TCP socket of this process still waiting for the server's SYN-ACK
+// (SYN_SENT): a connect(2) blocked on one fails at once with ECONNRESET. For a test whose code
+// under test made the socket and never shows it (returns_within's unblock, watchdog.hpp).
+// Returns how many it shut down.
+int shut_down_connecting_sockets();
+
 } // namespace socklab::testkit
