@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <exception>
-#include <future>
 #include <string>
 #include <thread>
 
@@ -40,7 +39,6 @@ public:
                   error_ = std::current_exception();
                   ::shutdown(pair_.stream.fd(), SHUT_RDWR);
               }
-              returned_.set_value();
           }) {}
     ~Serving() {
         if (thread_.joinable()) {
@@ -59,20 +57,11 @@ public:
     // returned by then (it waits for a request it lost, or never saw QUIT) fails the test: the
     // server's side of the connection is shut down to wake it.
     void finish() {
-        const Deadline deadline = soon();
-        if (returned_future_.wait_for(deadline.remaining()) != std::future_status::ready) {
-            ::shutdown(pair_.stream.fd(), SHUT_RDWR);
-            if (returned_future_.wait_for(kUnblockPatience) != std::future_status::ready) {
-                end_test_program("serve_lines did not return, even when the test shut its socket down");
-            }
-            thread_.join();
-            throw TimeoutError("serve_lines did not return within " +
-                               std::to_string(deadline.budget().count()) +
-                               " ms of the end of the conversation: does it answer every request of a read, "
-                               "keep the rest of a read for the next line, and return after QUIT, a line too "
-                               "long or the end of the stream?");
-        }
-        thread_.join();
+        call_within(
+            "serve_lines", soon(), [this] { ::shutdown(pair_.stream.fd(), SHUT_RDWR); },
+            "does it answer every request of a read, keep the rest of a read for the next line, and return "
+            "after QUIT, a line too long or the end of the stream?",
+            [this] { thread_.join(); });
         if (error_) {
             std::rethrow_exception(error_);
         }
@@ -92,8 +81,6 @@ private:
 
     StreamPair pair_;
     std::exception_ptr error_;
-    std::promise<void> returned_;
-    std::future<void> returned_future_ = returned_.get_future();
     std::thread thread_;
 };
 
