@@ -196,7 +196,11 @@ inline std::optional<bool> blocked_sending_on(int fd) {
 // asks for echoes until the server's thread for it is blocked in send (its send buffer full, the
 // client's window closed), and returns then. A server that does not cut such a client off at the
 // stop waits for it for ever; loopback's large buffers would otherwise absorb every reply and the
-// server would never block at all. Skips the test where the kernel does not show system calls.
+// server would never block at all. The server's socket for it gets the smallest send buffer too,
+// set before the first request: a buffer the kernel may still grow lets the blocked send finish
+// a moment later (on the few bytes a zero window still lets through, each ACK can double it),
+// and a server that should be stuck ends as if it were not. Skips the test where the kernel does
+// not show system calls.
 inline UniqueFd client_that_never_reads(std::uint16_t port) {
     UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(client.get() >= 0);
@@ -211,6 +215,8 @@ inline UniqueFd client_that_never_reads(std::uint16_t port) {
     socklab::testkit::wait_until(
         [&] { return (server = server_side_of(client.get())) >= 0; }, soon(),
         "the server to accept the client (its socket to appear among this process's descriptors)");
+    // Setting SO_SNDBUF also locks it: the kernel no longer grows it as data is acknowledged.
+    REQUIRE(::setsockopt(server, SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest) == 0);
     const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
     std::size_t offset = 0;
     int quiet = 0; // rounds in a row with the server in send and reading nothing for 20 ms
