@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -192,47 +193,93 @@ inline std::optional<bool> blocked_sending_on(int fd) {
     return readable ? std::optional<bool>(false) : std::nullopt;
 }
 
-// A client that never reads: connected with the smallest receive buffer the kernel allows, it
-// asks for echoes until the server's thread for it is blocked in send (its send buffer full, the
-// client's window closed), and returns then. A server that does not cut such a client off at the
-// stop waits for it for ever; loopback's large buffers would otherwise absorb every reply and the
-// server would never block at all. The server's socket for it gets the smallest send buffer too,
-// set before the first request: a buffer the kernel may still grow lets the blocked send finish
-// a moment later (on the few bytes a zero window still lets through, each ACK can double it),
-// and a server that should be stuck ends as if it were not. Skips the test where the kernel does
-// not show system calls.
-inline UniqueFd client_that_never_reads(std::uint16_t port) {
-    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    REQUIRE(client.get() >= 0);
+// A client that reads slowly, or not at all: its receive buffer is the smallest the kernel
+// allows, and so is the send buffer of the server's socket for it, set before the first request.
+// Loopback's buffers are otherwise large (megabytes) and absorb every reply: a server would never
+// block at all. Setting SO_SNDBUF also locks it: left alone, the kernel grows it each time a few
+// bytes are acknowledged (a closed window still lets a few through now and then), and a send that
+// looked stuck finishes a moment later.
+struct SlowReader {
+    UniqueFd client;
+    int server = -1; // the server's socket for client, in this process
+};
+
+inline SlowReader connect_slow_reader(std::uint16_t port) {
+    SlowReader slow;
+    slow.client = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(slow.client.get() >= 0);
     const int smallest = 1; // the kernel rounds it up to its minimum
-    REQUIRE(::setsockopt(client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest) == 0);
+    REQUIRE(::setsockopt(slow.client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest) == 0);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(client.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
-    int server = -1;
+    REQUIRE(::connect(slow.client.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
     socklab::testkit::wait_until(
-        [&] { return (server = server_side_of(client.get())) >= 0; }, soon(),
+        [&] { return (slow.server = server_side_of(slow.client.get())) >= 0; }, soon(),
         "the server to accept the client (its socket to appear among this process's descriptors)");
-    // Setting SO_SNDBUF also locks it: the kernel no longer grows it as data is acknowledged.
-    REQUIRE(::setsockopt(server, SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest) == 0);
+    REQUIRE(::setsockopt(slow.server, SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest) == 0);
+    return slow;
+}
+
+// Whether the server's thread is blocked in send on `server`, as /proc shows it; skips the test
+// where the kernel does not show a thread's system call.
+inline bool server_blocked_sending_on(int server) {
+    const auto blocked = blocked_sending_on(server);
+    if (!blocked) {
+        const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
+        socklab::testkit::report_skip(why); // under CTest: ends the test as skipped
+        FAIL(why);
+    }
+    return *blocked;
+}
+
+// Waits until the server's thread is in send on `server` in three checks in a row, 20 ms apart:
+// asleep until the client reads, not merely preempted inside a send about to finish, as on a
+// loaded machine. Only for a client that reads nothing meanwhile.
+inline void wait_until_blocked_sending(int server, const char* why_it_should) {
+    const Deadline deadline(milliseconds(5000));
+    for (int in_a_row = 0; in_a_row < 3;) {
+        in_a_row = server_blocked_sending_on(server) ? in_a_row + 1 : 0;
+        if (deadline.expired()) {
+            FAIL("the server's thread was not blocked in send after 5000 ms: " << why_it_should);
+        }
+        pollfd none{-1, 0, 0};
+        (void)::poll(&none, 1, 20); // a bounded wait for the next look, in a loop with a deadline
+    }
+}
+
+// Bytes that arrived on fd and that no read has taken yet (SIOCINQ).
+inline int bytes_unread(int fd) {
+    int n = 0;
+    REQUIRE(::ioctl(fd, SIOCINQ, &n) == 0);
+    return n;
+}
+
+// Bytes written on fd that the peer has not acknowledged yet (SIOCOUTQ): 0 once they all reached
+// the peer's receive buffer.
+inline int bytes_unacknowledged(int fd) {
+    int n = 0;
+    REQUIRE(::ioctl(fd, SIOCOUTQ, &n) == 0);
+    return n;
+}
+
+// A client that never reads (a SlowReader): it asks for echoes until the server's thread for it is
+// blocked in send (its send buffer full, the client's window closed), and returns then. A server
+// that does not cut such a client off at the stop waits for it for ever.
+inline UniqueFd client_that_never_reads(std::uint16_t port) {
+    SlowReader slow = connect_slow_reader(port);
     const std::string request = "ECHO " + std::string(60000, 'x') + "\n";
     std::size_t offset = 0;
     int quiet = 0; // rounds in a row with the server in send and reading nothing for 20 ms
     const Deadline deadline(milliseconds(5000));
     for (;;) {
-        const auto blocked = blocked_sending_on(server);
-        if (!blocked) {
-            const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
-            socklab::testkit::report_skip(why); // under CTest: ends the test as skipped
-            FAIL(why);
-        }
+        const bool blocked = server_blocked_sending_on(slow.server);
         if (deadline.expired()) {
             FAIL("the server's thread never blocked in send to a client that does not read, after "
                  "5000 ms of requests: does it send the replies it owes?");
         }
-        const ssize_t n = ::send(client.get(), request.data() + offset, request.size() - offset,
+        const ssize_t n = ::send(slow.client.get(), request.data() + offset, request.size() - offset,
                                  MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             offset = (offset + static_cast<std::size_t>(n)) % request.size();
@@ -242,11 +289,11 @@ inline UniqueFd client_that_never_reads(std::uint16_t port) {
         // The client's buffer is full: the server reads nothing. In a send, and still reading
         // nothing 20 ms later three times in a row, its thread is asleep until the client reads,
         // not merely preempted inside a send about to finish, as on a loaded machine.
-        pollfd writable{client.get(), POLLOUT, 0};
+        pollfd writable{slow.client.get(), POLLOUT, 0};
         const int ready = ::poll(&writable, 1, std::min(20, deadline.poll_timeout()));
-        quiet = ready == 0 && *blocked ? quiet + 1 : 0;
+        quiet = ready == 0 && blocked ? quiet + 1 : 0;
         if (quiet == 3) {
-            return client;
+            return std::move(slow.client);
         }
     }
 }

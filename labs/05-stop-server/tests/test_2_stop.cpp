@@ -165,6 +165,27 @@ TEST_CASE("LineServer stop cuts off a client that never reads within one second"
     CHECK(stop_unblocking(server, client.get()) < milliseconds(1000));
 }
 
+TEST_CASE("LineServer reads what a client sent after QUIT before it closes so the client reads EOF and not a reset",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    ServerUnderTest server;
+    server->start();
+    SlowReader slow = connect_slow_reader(server.port());
+    const std::string echoed(30000, 'x');
+    // One send: the server reads both lines at once, answers them, and blocks in send, since the
+    // client reads nothing yet. After QUIT it reads no more.
+    send_all(slow.client.get(), "ECHO " + echoed + "\nQUIT\n", soon());
+    wait_until_blocked_sending(slow.server, "it owes the client a reply of 30001 bytes that the client does not read yet");
+    const bool quit_was_read = bytes_unread(slow.server) == 0;
+    // Bytes the server will never read: they wait in its receive buffer until it closes.
+    send_all(slow.client.get(), "ECHO sent after QUIT\n", soon());
+    socklab::testkit::wait_until([&] { return bytes_unacknowledged(slow.client.get()) == 0; }, soon(),
+                                 "the bytes sent after QUIT to reach the server's receive buffer");
+    INFO("the server read QUIT in the same read as the ECHO before it: " << (quit_was_read ? "yes" : "no"));
+    INFO("a socket closed with bytes it never read makes its kernel send a reset: the client's recv "
+         "fails with ECONNRESET, and replies not yet delivered are lost; read what is left before the close");
+    CHECK_THAT(Bytes(recv_until_eof(slow.client.get(), soon())), EqualsBytes(echoed + "\nBYE\n"));
+}
+
 TEST_CASE("LineServer stop does not wait out the grace period when every client is done at once",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
     ServerUnderTest server;
