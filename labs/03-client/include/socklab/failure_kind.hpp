@@ -16,7 +16,7 @@ enum class FailureKind {
     Refused,        // nothing listens there (ECONNREFUSED)
     Unreachable,    // no route to that network or host (ENETUNREACH, EHOSTUNREACH)
     TimedOut,       // no answer before the deadline (ETIMEDOUT)
-    ConnectionLost, // the connection broke after it was up (ECONNRESET, EPIPE, ECONNABORTED)
+    ConnectionLost, // the connection broke after it was up (ECONNRESET, EPIPE, ECONNABORTED, ENOTCONN)
     Other,          // anything else
 };
 
