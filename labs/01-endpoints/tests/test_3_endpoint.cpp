@@ -15,6 +15,7 @@ using socklab::Ipv4Address;
 using socklab::testkit::Bytes;
 using socklab::testkit::EqualsBytes;
 using socklab::testkit::MessageContains;
+using socklab::testkit::family_text;
 
 namespace {
 
@@ -122,7 +123,7 @@ TEST_CASE("Endpoint formatting and parsing give back the same endpoint",
 
 TEST_CASE("Endpoint to_sockaddr sets the family to AF_INET",
           "[docs/labs/01-endpoints.md#step-6-convert-to-and-from-sockaddr_in]") {
-    CHECK(Endpoint{Ipv4Address::loopback(), 80}.to_sockaddr().sin_family == AF_INET);
+    CHECK(family_text(Endpoint{Ipv4Address::loopback(), 80}.to_sockaddr().sin_family) == "AF_INET (2)");
 }
 
 TEST_CASE("Endpoint to_sockaddr stores the port most significant byte first",
@@ -153,7 +154,9 @@ TEST_CASE("Endpoint to_sockaddr agrees with inet_pton and htons",
           "[docs/labs/01-endpoints.md#step-6-convert-to-and-from-sockaddr_in]") {
     const sockaddr_in address = Endpoint{Ipv4Address(203, 0, 113, 9), 443}.to_sockaddr();
     in_addr expected{};
-    REQUIRE(::inet_pton(AF_INET, "203.0.113.9", &expected) == 1);
+    if (::inet_pton(AF_INET, "203.0.113.9", &expected) != 1) {
+        FAIL("inet_pton does not read 203.0.113.9");
+    }
     CHECK(address.sin_addr.s_addr == expected.s_addr);
     CHECK(address.sin_port == htons(443));
 }

@@ -27,7 +27,7 @@ public:
         struct sigaction interrupt = {};
         interrupt.sa_handler = [](int) { storm_signals_handled.fetch_add(1); };
         sigemptyset(&interrupt.sa_mask);
-        REQUIRE(::sigaction(SIGUSR1, &interrupt, &previous_) == 0);
+        SOCKLAB_REQUIRE_SYSCALL(::sigaction(SIGUSR1, &interrupt, &previous_));
         storm_signals_handled = 0;
         thread_ = std::thread([this, count, then = std::move(then)] {
             try {

@@ -31,10 +31,6 @@ namespace {
 
 const Endpoint kAnyLoopbackPort{Ipv4Address::loopback(), 0};
 
-bool has_cloexec(int fd) {
-    return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
-}
-
 } // namespace
 
 // --- Step 1: bind and listen --------------------------------------------------------------------
@@ -53,20 +49,21 @@ TEST_CASE("TcpListener sets SO_REUSEADDR so a restarted server can bind at once"
     TcpListener listener(kAnyLoopbackPort);
     int value = 0;
     socklen_t length = sizeof value;
-    REQUIRE(::getsockopt(listener.fd(), SOL_SOCKET, SO_REUSEADDR, &value, &length) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::getsockopt(listener.fd(), SOL_SOCKET, SO_REUSEADDR, &value, &length));
     CHECK(value == 1);
 }
 
 TEST_CASE("TcpListener makes its socket close-on-exec", "[docs/labs/02-server.md#step-1-bind-and-listen]") {
     TcpListener listener(kAnyLoopbackPort);
-    CHECK(has_cloexec(listener.fd()));
+    INFO(describe_flags(listener.fd()));
+    CHECK(closes_on_exec(listener.fd()));
 }
 
 TEST_CASE("TcpListener refuses an endpoint another listener holds with EADDRINUSE",
           "[docs/labs/02-server.md#step-1-bind-and-listen]") {
     TcpListener first(kAnyLoopbackPort);
     const Endpoint taken = raw_local_endpoint(first.fd());
-    REQUIRE_THROWS_MATCHES(TcpListener(taken), std::system_error, HasErrno(EADDRINUSE));
+    REQUIRE_THROWS_MATCHES(TcpListener(taken), std::system_error, HasErrno(std::errc::address_in_use));
 }
 
 TEST_CASE("TcpListener address-in-use message names the endpoint and the cause",
@@ -104,7 +101,7 @@ TEST_CASE("TcpListener closes its socket when bind fails",
     const Endpoint taken = raw_local_endpoint(first.fd());
     const std::size_t before = open_descriptor_count();
     for (int attempt = 0; attempt < 3; ++attempt) {
-        CHECK_THROWS_MATCHES(TcpListener(taken), std::system_error, HasErrno(EADDRINUSE));
+        CHECK_THROWS_MATCHES(TcpListener(taken), std::system_error, HasErrno(std::errc::address_in_use));
     }
     // Each failed attempt made a socket: none of them may still be open.
     CHECK(open_descriptor_count() == before);
@@ -131,7 +128,7 @@ TEST_CASE("TcpListener refuses an address that no interface of this host has wit
           "[docs/labs/02-server.md#step-1-bind-and-listen]") {
     // 192.0.2.1 is a documentation address (RFC 5737): no host has it, and bind sends nothing.
     const Endpoint elsewhere{Ipv4Address(192, 0, 2, 1), 0};
-    REQUIRE_THROWS_MATCHES(TcpListener(elsewhere), std::system_error, HasErrno(EADDRNOTAVAIL));
+    REQUIRE_THROWS_MATCHES(TcpListener(elsewhere), std::system_error, HasErrno(std::errc::address_not_available));
 }
 
 TEST_CASE("TcpListener address-not-available message names the endpoint and the cause",
@@ -173,7 +170,7 @@ TEST_CASE("TcpListener close frees the port so connecting is refused",
     TcpListener listener(kAnyLoopbackPort);
     const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
     listener.close();
-    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(ECONNREFUSED));
+    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(std::errc::connection_refused));
 }
 
 // --- Step 2: the port the kernel chose ----------------------------------------------------------
@@ -209,7 +206,9 @@ TEST_CASE("TcpListener accept returns a stream connected to the client",
     TcpStream accepted = listener.accept();
     send_all(client.get(), "ping", soon());
     char buffer[4];
-    REQUIRE(::recv(accepted.fd(), buffer, sizeof buffer, MSG_WAITALL) == 4);
+    const ssize_t got = ::recv(accepted.fd(), buffer, sizeof buffer, MSG_WAITALL);
+    INFO("recv on the accepted socket: " << (got < 0 ? errno_text(errno) : std::to_string(got) + " bytes"));
+    REQUIRE(got == 4);
     CHECK_THAT(Bytes(std::string_view(buffer, 4)), EqualsBytes("ping"));
 }
 
@@ -226,7 +225,8 @@ TEST_CASE("TcpListener accept makes the connection's socket close-on-exec",
     TcpListener listener(kAnyLoopbackPort);
     UniqueFd client = connect_loopback(raw_local_endpoint(listener.fd()).port, soon());
     TcpStream accepted = listener.accept();
-    CHECK(has_cloexec(accepted.fd()));
+    INFO(describe_flags(accepted.fd()));
+    CHECK(closes_on_exec(accepted.fd()));
 }
 
 TEST_CASE("TcpListener queues connections in the backlog before accept is called",
@@ -259,15 +259,15 @@ TEST_CASE("TcpListener accept throws the errno when accept fails",
           "[docs/labs/02-server.md#step-3-accept-a-connection]") {
     TcpListener listener(kAnyLoopbackPort);
     // shutdown(2) on a listening socket ends its listening: accept then fails at once, with EINVAL.
-    REQUIRE(::shutdown(listener.fd(), SHUT_RD) == 0);
-    REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, HasErrno(EINVAL));
+    SOCKLAB_REQUIRE_SYSCALL(::shutdown(listener.fd(), SHUT_RD));
+    REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, HasErrno(std::errc::invalid_argument));
 }
 
 TEST_CASE("TcpListener accept failure message names the listening endpoint",
           "[docs/labs/02-server.md#step-3-accept-a-connection]") {
     TcpListener listener(kAnyLoopbackPort);
     const std::string where = "127.0.0.1:" + std::to_string(raw_local_endpoint(listener.fd()).port);
-    REQUIRE(::shutdown(listener.fd(), SHUT_RD) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::shutdown(listener.fd(), SHUT_RD));
     REQUIRE_THROWS_MATCHES(listener.accept(), std::system_error, MessageContains({"accept", where}));
 }
 

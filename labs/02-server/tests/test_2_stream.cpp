@@ -25,7 +25,7 @@ using lab02::SignalStorm;
 namespace {
 
 void set_buffer(int fd, int option, int bytes) {
-    REQUIRE(::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes));
 }
 
 // read_some returns as soon as some bytes have arrived. One that waits for more (to fill the
@@ -120,7 +120,7 @@ TEST_CASE("TcpStream read_some throws ECONNRESET when the peer reset the connect
     StreamPair pair = make_stream_pair();
     close_with_reset(std::move(pair.peer));
     std::array<char, 16> buffer{};
-    REQUIRE_THROWS_MATCHES(pair.stream.read_some(buffer), std::system_error, HasErrno(ECONNRESET));
+    REQUIRE_THROWS_MATCHES(pair.stream.read_some(buffer), std::system_error, HasErrno(std::errc::connection_reset));
 }
 
 TEST_CASE("TcpStream reset message names the peer and the likely cause",
@@ -183,7 +183,7 @@ TEST_CASE("TcpStream write_all finishes the job when signals interrupt send",
     struct sigaction previous = {};
     interrupt.sa_handler = [](int) {};
     sigemptyset(&interrupt.sa_mask);
-    REQUIRE(::sigaction(SIGUSR1, &interrupt, &previous) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::sigaction(SIGUSR1, &interrupt, &previous));
 
     StreamPair pair = make_stream_pair();
     set_buffer(pair.stream.fd(), SO_SNDBUF, 16 * 1024);
@@ -224,16 +224,16 @@ TEST_CASE("TcpStream write_all to a closed peer throws EPIPE instead of raising 
     // The first sends may still be accepted into the buffer; the peer's kernel answers them with a
     // reset, after which send reports ECONNRESET once and EPIPE from then on. Without
     // MSG_NOSIGNAL the process would die of SIGPIPE here (the test main's tripwire says so).
-    std::vector<int> errors;
-    for (int attempt = 0; attempt < 1000 && (errors.empty() || errors.back() != EPIPE); ++attempt) {
+    std::vector<std::error_code> errors;
+    for (int attempt = 0; attempt < 1000 && (errors.empty() || errors.back() != std::errc::broken_pipe); ++attempt) {
         try {
             pair.stream.write_all("data\n");
         } catch (const std::system_error& e) {
-            errors.push_back(e.code().value());
+            errors.push_back(e.code());
         }
     }
     REQUIRE_FALSE(errors.empty());
-    CHECK(errors.back() == EPIPE);
+    CHECK(errors.back() == std::errc::broken_pipe);
 }
 
 TEST_CASE("TcpStream broken-pipe message names the peer",

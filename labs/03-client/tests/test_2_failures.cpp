@@ -32,8 +32,9 @@ struct StringMaker<FailureKind> {
 
 namespace {
 
-std::system_error os_error(int err) {
-    return std::system_error(err, std::system_category(), "test");
+// A std::errc, so that a failing check prints the error's name, not its number.
+std::system_error os_error(std::errc err) {
+    return std::system_error(static_cast<int>(err), std::system_category(), "test");
 }
 
 // Reads until end of stream; returns how many bytes came.
@@ -63,30 +64,30 @@ TEST_CASE("classify_failure calls a resolver error unresolved",
 
 TEST_CASE("classify_failure calls ECONNREFUSED refused",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(ECONNREFUSED)) == FailureKind::Refused);
+    CHECK(classify_failure(os_error(std::errc::connection_refused)) == FailureKind::Refused);
 }
 
 TEST_CASE("classify_failure calls ENETUNREACH and EHOSTUNREACH unreachable",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(ENETUNREACH)) == FailureKind::Unreachable);
-    CHECK(classify_failure(os_error(EHOSTUNREACH)) == FailureKind::Unreachable);
+    CHECK(classify_failure(os_error(std::errc::network_unreachable)) == FailureKind::Unreachable);
+    CHECK(classify_failure(os_error(std::errc::host_unreachable)) == FailureKind::Unreachable);
 }
 
 TEST_CASE("classify_failure calls ETIMEDOUT timed out",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(ETIMEDOUT)) == FailureKind::TimedOut);
+    CHECK(classify_failure(os_error(std::errc::timed_out)) == FailureKind::TimedOut);
 }
 
 TEST_CASE("classify_failure calls ECONNRESET and EPIPE a lost connection",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(ECONNRESET)) == FailureKind::ConnectionLost);
-    CHECK(classify_failure(os_error(EPIPE)) == FailureKind::ConnectionLost);
+    CHECK(classify_failure(os_error(std::errc::connection_reset)) == FailureKind::ConnectionLost);
+    CHECK(classify_failure(os_error(std::errc::broken_pipe)) == FailureKind::ConnectionLost);
 }
 
 TEST_CASE("classify_failure calls ENOTCONN from a shutdown after a reset a lost connection",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(ECONNABORTED)) == FailureKind::ConnectionLost);
-    CHECK(classify_failure(os_error(ENOTCONN)) == FailureKind::ConnectionLost);
+    CHECK(classify_failure(os_error(std::errc::connection_aborted)) == FailureKind::ConnectionLost);
+    CHECK(classify_failure(os_error(std::errc::not_connected)) == FailureKind::ConnectionLost);
 }
 
 TEST_CASE("classify_failure reads an error built from std::errc like its errno",
@@ -97,7 +98,7 @@ TEST_CASE("classify_failure reads an error built from std::errc like its errno",
 
 TEST_CASE("classify_failure calls an errno it does not know other",
           "[docs/labs/03-client.md#step-5-tell-the-failures-apart]") {
-    CHECK(classify_failure(os_error(EBADF)) == FailureKind::Other);
+    CHECK(classify_failure(os_error(std::errc::bad_file_descriptor)) == FailureKind::Other);
     CHECK(classify_failure(std::runtime_error("?")) == FailureKind::Other);
 }
 
@@ -144,7 +145,7 @@ TEST_CASE("A client's read throws ECONNRESET when a server crashes with bytes it
     // The server's kernel closes a socket with unread data by resetting the connection.
     server.crash();
     std::array<char, 64> buffer{};
-    REQUIRE_THROWS_MATCHES(stream.read_some(buffer), std::system_error, HasErrno(ECONNRESET));
+    REQUIRE_THROWS_MATCHES(stream.read_some(buffer), std::system_error, HasErrno(std::errc::connection_reset));
 }
 
 TEST_CASE("A client's write fails with EPIPE after the server crashed and is a lost connection",
@@ -154,15 +155,15 @@ TEST_CASE("A client's write fails with EPIPE after the server crashed and is a l
     server.wait_accepted(soon());
     server.crash();
     FailureKind kind = FailureKind::Other;
-    int last = 0;
-    for (int attempt = 0; attempt < 1000 && last != EPIPE; ++attempt) {
+    std::error_code last;
+    for (int attempt = 0; attempt < 1000 && last != std::errc::broken_pipe; ++attempt) {
         try {
             stream.write_all("anyone there?\n");
         } catch (const std::system_error& e) {
-            last = e.code().value();
+            last = e.code();
             kind = classify_failure(e);
         }
     }
-    CHECK(last == EPIPE);
+    CHECK(last == std::errc::broken_pipe);
     CHECK(kind == FailureKind::ConnectionLost);
 }

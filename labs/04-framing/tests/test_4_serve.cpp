@@ -183,7 +183,7 @@ TEST_CASE("serve_lines ends in order after a too long line even with bytes left 
     INFO("the client's send failed with: " << (send_error.empty() ? "nothing" : send_error));
     CHECK(send_error.empty());
     INFO("error pending on the client's socket: "
-         << (pending == 0 ? "none" : ::strerrorname_np(pending))
+         << (pending == 0 ? std::string("none") : errno_text(pending))
          << " (did the server close without reading what was sent?)");
     CHECK(pending == 0);
 }

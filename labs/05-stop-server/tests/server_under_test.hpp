@@ -209,16 +209,16 @@ inline SlowReader connect_slow_reader(std::uint16_t port) {
     slow.client = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(slow.client.get() >= 0);
     const int smallest = 1; // the kernel rounds it up to its minimum
-    REQUIRE(::setsockopt(slow.client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::setsockopt(slow.client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest));
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(slow.client.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::connect(slow.client.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to));
     socklab::testkit::wait_until(
         [&] { return (slow.server = server_side_of(slow.client.get())) >= 0; }, soon(),
         "the server to accept the client (its socket to appear among this process's descriptors)");
-    REQUIRE(::setsockopt(slow.server, SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::setsockopt(slow.server, SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest));
     return slow;
 }
 
@@ -252,7 +252,7 @@ inline void wait_until_blocked_sending(int server, const char* why_it_should) {
 // Bytes that arrived on fd and that no read has taken yet (SIOCINQ).
 inline int bytes_unread(int fd) {
     int n = 0;
-    REQUIRE(::ioctl(fd, SIOCINQ, &n) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::ioctl(fd, SIOCINQ, &n));
     return n;
 }
 
@@ -260,7 +260,7 @@ inline int bytes_unread(int fd) {
 // the peer's receive buffer.
 inline int bytes_unacknowledged(int fd) {
     int n = 0;
-    REQUIRE(::ioctl(fd, SIOCOUTQ, &n) == 0);
+    SOCKLAB_REQUIRE_SYSCALL(::ioctl(fd, SIOCOUTQ, &n));
     return n;
 }
 

@@ -151,7 +151,7 @@ TEST_CASE("LineServer answers a client that half-closes and ends without a BYE",
     server->start();
     UniqueFd client = connect_loopback(server.port(), soon());
     send_all(client.get(), "ECHO last words\n", soon());
-    REQUIRE(::shutdown(client.get(), SHUT_WR) == 0); // the client is done sending: read gives 0
+    SOCKLAB_REQUIRE_SYSCALL(::shutdown(client.get(), SHUT_WR)); // the client is done sending: read gives 0
     INFO("\"BYE server stopping\" is for clients the stop ends, not for one that left on its own");
     CHECK_THAT(Bytes(recv_until_eof(client.get(), soon())), EqualsBytes("last words\n"));
 }

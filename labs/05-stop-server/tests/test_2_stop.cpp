@@ -56,7 +56,7 @@ TEST_CASE("LineServer refuses new connections after stop",
     server->start();
     const std::uint16_t port = server.port();
     server.stop();
-    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(ECONNREFUSED));
+    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(std::errc::connection_refused));
 }
 
 TEST_CASE("LineServer frees its port at stop so a new server can bind it at once",

@@ -4,12 +4,14 @@
 #include "socklab/testkit/child.hpp"
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
+#include "socklab/testkit/names.hpp"
 #include "socklab/testkit/process.hpp"
 #include "socklab/testkit/watchdog.hpp"
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -34,6 +36,41 @@ TEST(EscapeBytes, MakesControlBytesVisible) {
 TEST(EscapeBytes, ElidesTheMiddleOfALongString) {
     const std::string text = escape_bytes(std::string(1000, 'x'), 100);
     EXPECT_NE(text.find("900 bytes elided, 1000 in all"), std::string::npos) << text;
+}
+
+TEST(Names, AnErrnoIsPrintedWithItsNameAndNumber) {
+    EXPECT_EQ(errno_text(ECONNREFUSED), "ECONNREFUSED (111)");
+    EXPECT_EQ(errno_text(4242), "errno 4242");
+}
+
+TEST(Names, AnErrorCodeIsPrintedWithItsNameAndMeaning) {
+    EXPECT_EQ(error_code_text(std::error_code(ECONNRESET, std::system_category())),
+              "ECONNRESET (104): Connection reset by peer");
+    EXPECT_EQ(error_code_text(std::make_error_code(std::errc::broken_pipe)), "EPIPE (32): Broken pipe");
+}
+
+TEST(Names, FileStatusFlagsArePrintedByName) {
+    EXPECT_EQ(status_flags_text(O_RDWR | O_NONBLOCK), "O_RDWR|O_NONBLOCK (0x802)");
+    EXPECT_EQ(status_flags_text(O_RDONLY), "O_RDONLY (0x0)");
+    EXPECT_EQ(status_flags_text(O_WRONLY | O_APPEND | 0x40000000), "O_WRONLY|O_APPEND|0x40000000 (0x40000401)");
+}
+
+TEST(Names, DescriptorFlagsAndFamiliesArePrintedByName) {
+    EXPECT_EQ(descriptor_flags_text(FD_CLOEXEC), "FD_CLOEXEC (0x1)");
+    EXPECT_EQ(descriptor_flags_text(0), "none (0x0)");
+    EXPECT_EQ(family_text(AF_INET), "AF_INET (2)");
+    EXPECT_EQ(family_text(99), "address family (99)");
+}
+
+TEST(Names, TheFlagsOfASocketAreReadAndNamed) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(is_nonblocking(fd));
+    EXPECT_TRUE(closes_on_exec(fd));
+    EXPECT_EQ(describe_flags(fd), "status flags O_RDWR|O_NONBLOCK (0x802), descriptor flags FD_CLOEXEC (0x1)");
+    ::close(fd);
+    EXPECT_FALSE(is_nonblocking(fd));
+    EXPECT_EQ(describe_flags(fd), "fcntl(" + std::to_string(fd) + ", F_GETFL) failed: EBADF (9)");
 }
 
 TEST(DescribeDifference, PutsTheCaretUnderTheFirstDifferingByte) {
@@ -182,6 +219,26 @@ TEST(Tripwire, NamesTheTestWhoseSendRaisedSigpipe) {
               std::string::npos)
         << run.err;
     EXPECT_NE(run.err.find("docs/reference/testkit.md#the-sigpipe-tripwire"), std::string::npos) << run.err;
+}
+
+// What a student reads when a check with an errno or a flag in it fails: names and numbers,
+// never a number alone (tools/check_failure_names.py keeps the labs' checks in these forms).
+TEST(Names, AFailingCheckPrintsErrnoValuesAndFlagsByName) {
+    const RunResult run = run_program(program_path("names_probe"), {});
+    const std::string out = run.out + run.err;
+    EXPECT_EQ(run.status.describe(), "exit code 5") << out; // Catch2: the number of failed tests
+    for (const char* expected : {
+             "HasErrno(std::errc::connection_reset)",
+             "has error code ECONNRESET (104)",
+             "actual code: ECONNREFUSED (111): Connection refused",
+             "HasErrno(std::errc::connection_refused)",
+             "ECONNRESET (104): Connection reset by peer\n  ==\n  EPIPE (32)",
+             "status flags O_RDWR|O_NONBLOCK (0x802), descriptor flags FD_CLOEXEC (0x1)",
+             "::shutdown(-1, SHUT_WR) failed: EBADF (9), Bad file descriptor",
+         }) {
+        EXPECT_NE(out.find(expected), std::string::npos) << "missing: " << expected << "\n" << out;
+    }
+    EXPECT_EQ(out.find("HasErrno(1"), std::string::npos) << out;
 }
 
 TEST(PrivateNetns, HasNoRouteOffTheMachine) {

@@ -3,12 +3,12 @@
 #pragma once
 
 #include "socklab/testkit/bytes.hpp"
+#include "socklab/testkit/names.hpp"
 
 #include "socklab/testkit/catch.hpp"
 
 #include <cerrno>
 #include <initializer_list>
-#include <string.h> // strerrorname_np
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -20,6 +20,16 @@ struct StringMaker<socklab::testkit::Bytes> {
     static std::string convert(const socklab::testkit::Bytes& bytes) {
         return socklab::testkit::escape_bytes(bytes.data);
     }
+};
+// An error code prints as "ECONNRESET (104): Connection reset by peer", never as a bare number.
+template <>
+struct StringMaker<std::error_code> {
+    static std::string convert(const std::error_code& code) { return socklab::testkit::error_code_text(code); }
+};
+// CHECK(code == std::errc::broken_pipe) prints the right side as "EPIPE (32)".
+template <>
+struct StringMaker<std::errc> {
+    static std::string convert(std::errc err) { return socklab::testkit::errno_text(static_cast<int>(err)); }
 };
 } // namespace Catch
 
@@ -70,27 +80,24 @@ private:
     mutable std::string actual_;
 };
 
-// REQUIRE_THROWS_MATCHES(f(), std::system_error, HasErrno(EADDRINUSE)): the error code is that
-// errno value (in the system category).
+// REQUIRE_THROWS_MATCHES(f(), std::system_error, HasErrno(std::errc::address_in_use)): the error
+// code is that errno value (in the system category, as check() throws it). It takes a std::errc,
+// not EADDRINUSE: Catch2 prints the matcher as written after macro expansion, and EADDRINUSE would
+// reach the student as HasErrno(98). The failure names both codes: "ECONNREFUSED (111)".
 class HasErrno : public MatcherBase<std::system_error> {
 public:
-    explicit HasErrno(int err) : expected_(err) {}
+    explicit HasErrno(std::errc err) : expected_(static_cast<int>(err)) {}
     bool match(const std::system_error& e) const override {
         actual_ = e.code();
         message_ = e.what();
         return e.code() == std::error_code(expected_, std::system_category());
     }
     std::string describe() const override {
-        return "has error code " + errno_name(expected_) + "\n  actual code: " + actual_.category().name() +
-               " " + std::to_string(actual_.value()) + " (" + actual_.message() + ")" +
+        return "has error code " + errno_text(expected_) + "\n  actual code: " + error_code_text(actual_) +
                "\n  actual message: " + escape_bytes(message_);
     }
 
 private:
-    static std::string errno_name(int err) {
-        const char* name = ::strerrorname_np(err);
-        return name != nullptr ? name : std::to_string(err);
-    }
     int expected_;
     mutable std::error_code actual_;
     mutable std::string message_;
@@ -108,4 +115,17 @@ void report_skip(std::string_view reason);
         ::socklab::testkit::report_skip(reason);                                                             \
         WARN("skipped: " << (reason));                                                                       \
         return;                                                                                              \
+    } while (false)
+
+// REQUIRE_SYSCALL(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof one)): a system call the
+// test itself makes must succeed (not return -1). On failure it prints the call as written, with
+// its constants by name (REQUIRE would print them expanded: "setsockopt(fd, 1, 8, ...)"), and the
+// errno by name.
+#define SOCKLAB_REQUIRE_SYSCALL(call)                                                                        \
+    do {                                                                                                     \
+        if ((call) == -1) {                                                                                  \
+            const int socklab_errno_ = errno;                                                                \
+            FAIL(#call " failed: " << ::socklab::testkit::errno_text(socklab_errno_) << ", "                \
+                                  << std::error_code(socklab_errno_, std::system_category()).message());   \
+        }                                                                                                    \
     } while (false)
