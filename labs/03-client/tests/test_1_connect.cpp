@@ -256,6 +256,30 @@ TEST_CASE("TcpClient honours its deadline within 100 ms",
     CHECK(waited < milliseconds(400));
 }
 
+TEST_CASE("TcpClient with a 1 ms timeout never gives up before the millisecond has passed",
+          "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
+    // A timeout rounded down to whole milliseconds makes poll wait 0 ms here, and the connect ends
+    // at once. Rounded up, poll waits 1 ms and the connect ends after its deadline, every time. The
+    // shortest of five tries is what counts: a loaded machine can only make a try longer.
+    FullListener silent;
+    auto shortest = std::chrono::nanoseconds::max();
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        std::chrono::steady_clock::time_point start;
+        CHECK_THROWS_AS(connect_within("connect with a 1 ms timeout to a server that never answers",
+                                       milliseconds(2000), kEndsAtItsDeadline,
+                                       [&] {
+                                           start = std::chrono::steady_clock::now();
+                                           (void)TcpClient(milliseconds(1)).connect(loopback(silent.port()));
+                                       }),
+                        std::system_error);
+        shortest = std::min(shortest, std::chrono::steady_clock::now() - start);
+    }
+    INFO("asked for 1 ms, gave up after " << std::chrono::duration_cast<std::chrono::microseconds>(shortest).count()
+         << " microseconds at the quickest of 5 tries: round the time left up to whole milliseconds "
+            "(std::chrono::ceil), not down");
+    CHECK(shortest >= milliseconds(1));
+}
+
 TEST_CASE("TcpClient waits on through signals and still gives up at its deadline",
           "[docs/labs/03-client.md#step-2-give-up-at-a-deadline]") {
     FullListener silent;
