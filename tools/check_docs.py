@@ -481,13 +481,42 @@ def check_named_tests(root: Path, known_tests: set[str]) -> list[str]:
     return problems
 
 
+# A Python session in a page: a ```text block whose first line is `$ python3 -c '`, the program up
+# to a line that is a lone `'`, and then exactly what it prints.
+SESSION = re.compile(r"^```text\n\$ python3 -c '\n(?P<code>.*?)'\n(?P<printed>.*?)^```", re.S | re.M)
+
+
+def check_sessions(root: Path, pages: list[str]) -> tuple[list[str], int]:
+    """Runs every Python session of the pages and compares what it prints with what the page
+    shows: a page that shows output proves it, every time the docs are checked. Only pages whose
+    sessions stay on loopback, use port 0 and end in seconds are listed for this check."""
+    problems, count = [], 0
+    for page in pages:
+        path = root / page
+        text = path.read_text(encoding="utf-8")
+        for match in SESSION.finditer(text):
+            count += 1
+            line = text[:match.start()].count("\n") + 1
+            try:
+                done = subprocess.run([sys.executable, "-c", match.group("code")], capture_output=True, text=True,
+                                      timeout=20, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                problems.append(f"{page}:{line}: the Python session did not end within 20 s")
+                continue
+            if done.stdout != match.group("printed"):
+                problems.append(f"{page}:{line}: the Python session printed\n{done.stdout}{done.stderr}"
+                                f"where the page shows\n{match.group('printed')}")
+    return problems, count
+
+
 USAGE = """usage: check_docs.py links ROOT
        check_docs.py skeletons ROOT
-       check_docs.py coverage ROOT BUILD_DIR"""
+       check_docs.py coverage ROOT BUILD_DIR
+       check_docs.py sessions ROOT PAGE..."""
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("links", "skeletons", "coverage"):
+    if len(argv) < 2 or argv[0] not in ("links", "skeletons", "coverage", "sessions"):
         print(USAGE, file=sys.stderr)
         return 64
     mode, root = argv[0], Path(argv[1]).resolve()
@@ -498,6 +527,11 @@ def main(argv: list[str]) -> int:
         files = markdown_files(root)
         problems = check_links(root, files)
         checked = f"{len(files)} Markdown files"
+    elif mode == "sessions":
+        problems, count = check_sessions(root, argv[2:])
+        checked = f"{count} Python sessions in {len(argv[2:])} pages"
+        if count == 0:
+            problems.append("no Python session found: the pattern or the page list is wrong")
     elif mode == "skeletons":
         problems = check_skeletons(root)
         checked = f"{len(skeleton_sources(root))} source files"

@@ -182,6 +182,31 @@ class CoverageTest(TreeTest):
         self.assertIn("docs/coverage.md", problems[0])
 
 
+class SessionsTest(TreeTest):
+    PAGE = """\
+        # A page
+
+        ```text
+        $ python3 -c '
+        print("one")
+        print("two")'
+        one
+        {second}
+        ```
+        """
+
+    def test_a_session_that_prints_what_the_page_shows_passes(self) -> None:
+        self.write("docs/page.md", self.PAGE.format(second="two"))
+        self.assertEqual(check_docs.check_sessions(self.root, ["docs/page.md"]), ([], 1))
+
+    def test_a_session_that_prints_something_else_is_reported(self) -> None:
+        self.write("docs/page.md", self.PAGE.format(second="three"))
+        problems, count = check_docs.check_sessions(self.root, ["docs/page.md"])
+        self.assertEqual(count, 1)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("docs/page.md:3: the Python session printed", problems[0])
+
+
 class NamedTestsTest(TreeTest):
     TESTS = {"lab01/parse_port rejects 65536"}
 
