@@ -509,14 +509,100 @@ def check_sessions(root: Path, pages: list[str]) -> tuple[list[str], int]:
     return problems, count
 
 
+# A bullet of a "**Usual mistakes**" list names the catalogue entry that is that mistake.
+MISTAKE_MARKER = re.compile(r"<!--\s*mistake:\s*([A-Za-z0-9-]+)\s*-->")
+
+
+def usual_mistakes(text: str) -> list[tuple[int, str]]:
+    """(line, text) of each bullet of the page's "**Usual mistakes**" lists, continuation lines
+    joined to it."""
+    bullets: list[list] = []
+    inside, current = False, None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() == "**Usual mistakes**":
+            inside, current = True, None
+        elif not inside:
+            continue
+        elif line.startswith("- "):
+            current = [number, line]
+            bullets.append(current)
+        elif line.startswith("  ") and current is not None:
+            current[1] += "\n" + line
+        elif line.strip() == "":
+            current = None
+        else:
+            inside, current = False, None
+    return [(number, body) for number, body in bullets]
+
+
+def load_mistake_catalogue(root: Path) -> dict[str, dict] | None:
+    """Every entry of grader/mutants/*.toml by id; None where the tree has no catalogue (a handout)."""
+    folder = root / "grader" / "mutants"
+    if not folder.is_dir():
+        return None
+    import tomllib  # Python 3.11, as Debian 12 and 13 have; only this check needs it
+    entries = {}
+    for path in sorted(folder.glob("*.toml")):
+        for entry in tomllib.loads(path.read_text(encoding="utf-8")).get("mutant", []):
+            entries[entry["id"]] = entry
+    return entries
+
+
+def check_mistakes(root: Path, pages: list[str], known_tests: set[str]) -> tuple[list[str], int]:
+    """Every usual mistake a lab page lists is a mutant of the catalogue (./socklab mutants makes
+    it and runs the tests), marked <!-- mistake: ID --> in the bullet. For a mistake the catalogue
+    counts as caught, the bullet names each test of the entry's caught_by, and the mutants tool
+    checks that each of them fails on it. For one it leaves out (uncaught), the bullet says that no
+    test catches it, and why. `untestable` marks a mistake that no edit of the reference can make;
+    the bullet then says so too."""
+    catalogue = load_mistake_catalogue(root)
+    if catalogue is None:
+        return [], 0
+    problems, count = [], 0
+    for page in pages:
+        for number, body in usual_mistakes((root / page).read_text(encoding="utf-8")):
+            count += 1
+            where = f"{page}:{number}"
+            flat = " ".join(body.split())
+            says_uncaught = "no test" in flat.lower()
+            ids = MISTAKE_MARKER.findall(body)
+            if not ids:
+                problems.append(f"{where}: this usual mistake names no catalogue entry: add <!-- mistake: ID --> "
+                                f"(grader/mutants/), or make one: {flat[:90]}")
+            for mistake in ids:
+                entry = catalogue.get(mistake)
+                if mistake == "untestable" or (entry is not None and entry.get("uncaught")):
+                    if not says_uncaught:
+                        problems.append(f"{where}: {mistake} is caught by no test: the bullet must say so "
+                                        "('no test ...') and why")
+                    continue
+                if entry is None:
+                    problems.append(f"{where}: no mistake {mistake} in grader/mutants/")
+                    continue
+                named = entry.get("caught_by", [])
+                named = [named] if isinstance(named, str) else named
+                if not named:
+                    problems.append(f"{where}: {mistake} has no caught_by in the catalogue: name the test "
+                                    "that catches it there and on the page")
+                for test in named:
+                    short = test.split("/", 1)[-1]
+                    if test not in known_tests:
+                        problems.append(f"{where}: {mistake}'s caught_by names {test}, which CTest does not know")
+                    if f"`{test}`" not in flat and f"`{short}`" not in flat:
+                        problems.append(f"{where}: the bullet of {mistake} does not name `{short}`, the test the "
+                                        "catalogue says catches it")
+    return problems, count
+
+
 USAGE = """usage: check_docs.py links ROOT
        check_docs.py skeletons ROOT
        check_docs.py coverage ROOT BUILD_DIR
-       check_docs.py sessions ROOT PAGE..."""
+       check_docs.py sessions ROOT PAGE...
+       check_docs.py mistakes ROOT BUILD_DIR PAGE..."""
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("links", "skeletons", "coverage", "sessions"):
+    if len(argv) < 2 or argv[0] not in ("links", "skeletons", "coverage", "sessions", "mistakes"):
         print(USAGE, file=sys.stderr)
         return 64
     mode, root = argv[0], Path(argv[1]).resolve()
@@ -527,6 +613,18 @@ def main(argv: list[str]) -> int:
         files = markdown_files(root)
         problems = check_links(root, files)
         checked = f"{len(files)} Markdown files"
+    elif mode == "mistakes":
+        try:
+            known = ctest_names(Path(argv[2]))
+        except (IndexError, OSError, subprocess.CalledProcessError, ValueError) as error:
+            print(f"check_docs.py mistakes needs the build folder, to list its tests: {error}", file=sys.stderr)
+            return 64
+        problems, count = check_mistakes(root, argv[3:], known)
+        checked = f"{count} usual mistakes in {len(argv[3:])} pages"
+        if load_mistake_catalogue(root) is None:
+            checked += " (no grader/mutants/ here: a handout; nothing to check)"
+        elif count == 0:
+            problems.append("no usual mistake found: the pattern or the page list is wrong")
     elif mode == "sessions":
         problems, count = check_sessions(root, argv[2:])
         checked = f"{count} Python sessions in {len(argv[2:])} pages"

@@ -12,6 +12,7 @@ failed) or survived, and by which tests. It ends with "N of M mistakes caught".
   ./socklab mutants --first          the first mistake of each lab (what CI runs)
   ./socklab mutants --list           the catalogue, without running anything
   ./socklab mutants --only ID        one mistake by its id (repeatable)
+  ./socklab mutants --verbose        name every test that failed on each mistake, not only the first
 
 A catalogue entry:
 
@@ -21,6 +22,9 @@ A catalogue entry:
   mistake = "stop() waits for every client to finish, without a grace period"
   find = '''...'''                        # text that occurs exactly once in that file
   replace = '''...'''                     # what a student wrote instead
+  caught_by = "lab05/LineServer stop cuts off a client that never reads within one second"
+                                          # the test(s) the lab page names as the one that catches
+                                          # it (a string or a list): each must fail on the mistake
   # uncaught = "why no test can catch it without asserting on timing"   (left out of the count)
 
 Needs Python 3.11 or later (tomllib), as Debian 12 and 13 have.
@@ -51,7 +55,7 @@ WORK = ROOT / "build-mutants"
 TOOL_TARGETS = ["socklab-script", "refpeer"]
 # A mistake that makes a test hang is caught by CTest's timeout (20 s per test): the catalogue
 # aims for tests that fail faster than that, and the report shows each mutant's time.
-FIELDS = {"id", "file", "mistake", "find", "replace", "uncaught"}
+FIELDS = {"id", "file", "mistake", "find", "replace", "uncaught", "caught_by"}
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Mutant:
     replace: str
     uncaught: str = ""
     source: str = ""  # the catalogue file and entry, for messages
+    # The tests a lab page names as the ones that catch this mistake: each must fail on it.
+    caught_by: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -80,6 +86,8 @@ class Outcome:
     slowest: float = 0.0  # seconds of the slowest failing test
     timed_out: list[str] = field(default_factory=list)  # failing tests that CTest had to kill
     unexplained: list[str] = field(default_factory=list)  # failing tests that printed "{?}"
+    # The tests of the mutant's caught_by that did not fail: the page names a test that misses it.
+    missed_by_named: list[str] = field(default_factory=list)
 
 
 def load_catalogue(labs: list[Lab]) -> list[Mutant]:
@@ -110,8 +118,12 @@ def load_catalogue(labs: list[Lab]) -> list[Mutant]:
                     ([f"unknown fields {sorted(unknown)}"] if unknown else []) +
                     ([f"missing fields {sorted(missing)}"] if missing else [])))
                 continue
+            named = entry.get("caught_by", [])
+            named = [named] if isinstance(named, str) else list(named)
             m = Mutant(entry["id"], lab, entry["file"], entry["mistake"].strip(), entry["find"], entry["replace"],
-                       entry.get("uncaught", "").strip(), where)
+                       entry.get("uncaught", "").strip(), where, named)
+            if named and m.uncaught:
+                problems.append(f"{where} ({m.id}): caught_by and uncaught together: a mistake is caught or not")
             if not m.id.startswith(lab.id + "-"):
                 problems.append(f"{where}: id {m.id!r} must start with the lab's number, '{lab.id}-'")
             if m.id in seen:
@@ -210,7 +222,9 @@ def try_mutant(ws: Workspace, m: Mutant) -> Outcome:
             detail = f"{first.reason}: {first.name}"
         elif skipped:  # a skip is no catch: say which, in case one hid the mistake
             detail = f"{len(skipped)} skipped: " + "; ".join(f"{r.name} ({r.reason})" for r in skipped[:3])
+        failed_names = {r.name for r in failed}
         return Outcome(m, verdict, time.monotonic() - start, [r.name for r in failed], detail,
+                       missed_by_named=[n for n in m.caught_by if n not in failed_names],
                        slowest=max((r.seconds for r in failed), default=0.0),
                        timed_out=[r.name for r in failed if "Timeout" in r.reason],
                        # Catch2 prints "{?}" for a value it cannot print: a failure that explains nothing.
@@ -225,6 +239,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", action="append", metavar="ID", help="only this mistake (repeatable)")
     parser.add_argument("--first", action="store_true", help="only the first mistake of each lab's catalogue")
     parser.add_argument("--list", action="store_true", help="list the catalogue and stop")
+    parser.add_argument("--verbose", action="store_true", help="name every test that failed on each mistake")
     args = parser.parse_args(argv)
     try:
         return run_catalogue(args)
@@ -291,10 +306,15 @@ def run_catalogue(args: argparse.Namespace) -> int:
                 more = len(outcome.caught_by) - 1
                 say(f"            by {outcome.detail}" + (f" (and {more} more)" if more else "") +
                     f"; the slowest failing test took {outcome.slowest:.1f} s")
+                if args.verbose:
+                    for name in outcome.caught_by:
+                        say(f"              failed: {name}")
                 for name in outcome.timed_out:
                     say(f"            only CTest's timeout ended {name}: it should fail by itself, sooner")
                 for name in outcome.unexplained:
                     say(f"            {name} printed {{?}} for a value: make its check print it")
+                for name in outcome.missed_by_named:
+                    say(f"            NOT by {name}, which the lab page names as the test that catches it")
             elif outcome.detail:
                 say(f"            {outcome.detail}")
 
@@ -309,11 +329,14 @@ def run_catalogue(args: argparse.Namespace) -> int:
         f", in {time.monotonic() - started:.0f} s")
     timeouts = sum(1 for o in outcomes if o.timed_out)
     unexplained = sum(1 for o in outcomes if o.unexplained)
+    misnamed = sum(1 for o in outcomes if o.missed_by_named)
     if timeouts:
         say(f"{timeouts} of them only through CTest's timeout (a test that hangs instead of failing)")
     if unexplained:
         say(f"{unexplained} of them with a failure that prints {{?}} instead of a value")
-    return 0 if caught == len(outcomes) and not unexplained else 1
+    if misnamed:
+        say(f"{misnamed} of them not by the test their lab page names (caught_by in the catalogue)")
+    return 0 if caught == len(outcomes) and not unexplained and not misnamed else 1
 
 
 if __name__ == "__main__":

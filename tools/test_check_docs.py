@@ -207,6 +207,52 @@ class SessionsTest(TreeTest):
         self.assertIn("docs/page.md:3: the Python session printed", problems[0])
 
 
+class MistakesTest(TreeTest):
+    CATALOGUE = """\
+        [[mutant]]
+        id = "05-caught"
+        caught_by = "lab05/A test that catches it"
+
+        [[mutant]]
+        id = "05-left-out"
+        uncaught = "a race no test can place"
+        """
+    KNOWN = {"lab05/A test that catches it"}
+
+    def check(self, bullets: str) -> list[str]:
+        self.write("grader/mutants/05-x.toml", self.CATALOGUE)
+        self.write("docs/page.md", "# Page\n\n**Usual mistakes**\n\n" + textwrap.dedent(bullets) + "\n## Next\n")
+        problems, count = check_docs.check_mistakes(self.root, ["docs/page.md"], self.KNOWN)
+        self.assertEqual(count, sum(1 for line in textwrap.dedent(bullets).splitlines() if line.startswith("- ")))
+        return problems
+
+    def test_a_caught_mistake_that_names_its_test_passes(self) -> None:
+        self.assertEqual(self.check("""\
+            - Forgetting it: `A test that catches it`
+              fails. <!-- mistake: 05-caught -->
+            - A race: no test can place it. <!-- mistake: 05-left-out -->
+            """), [])
+
+    def test_a_bullet_without_a_marker_is_reported(self) -> None:
+        problems = self.check("- Forgetting it.\n")
+        self.assertEqual(len(problems), 1)
+        self.assertIn("names no catalogue entry", problems[0])
+
+    def test_a_bullet_that_does_not_name_the_catching_test_is_reported(self) -> None:
+        problems = self.check("- Forgetting it. <!-- mistake: 05-caught -->\n")
+        self.assertEqual(len(problems), 1)
+        self.assertIn("does not name `A test that catches it`", problems[0])
+
+    def test_an_uncaught_mistake_must_say_so(self) -> None:
+        problems = self.check("- A race. <!-- mistake: 05-left-out -->\n")
+        self.assertEqual(len(problems), 1)
+        self.assertIn("caught by no test", problems[0])
+
+    def test_an_unknown_id_is_reported(self) -> None:
+        problems = self.check("- Something. <!-- mistake: 05-nowhere -->\n")
+        self.assertEqual(problems, ["docs/page.md:5: no mistake 05-nowhere in grader/mutants/"])
+
+
 class NamedTestsTest(TreeTest):
     TESTS = {"lab01/parse_port rejects 65536"}
 
