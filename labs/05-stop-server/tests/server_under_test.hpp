@@ -29,11 +29,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace lab05 {
@@ -43,6 +45,7 @@ using socklab::Ipv4Address;
 using socklab::LineServer;
 using socklab::UniqueFd;
 using socklab::testkit::Deadline;
+using socklab::testkit::send_all;
 using socklab::testkit::soon;
 using std::chrono::milliseconds;
 
@@ -165,11 +168,11 @@ inline int server_side_of(int client) {
     return -1;
 }
 
-// Whether a thread of this process is blocked in a system call that sends on fd (write, send,
-// sendto, sendmsg, writev), as /proc/self/task/*/syscall shows it: the thread's system call
-// number and first argument while it sleeps in the kernel. nullopt when this kernel does not
-// show it (the file is missing or unreadable).
-inline std::optional<bool> blocked_sending_on(int fd) {
+// Whether a thread of this process is blocked in one of the system calls `calls` on fd, as
+// /proc/self/task/*/syscall shows it: the thread's system call number and first argument while it
+// sleeps in the kernel. nullopt when this kernel does not show it (the file is missing or
+// unreadable).
+inline std::optional<bool> blocked_in(std::initializer_list<long> calls, int fd) {
     bool readable = false;
     std::error_code ec;
     for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
@@ -184,13 +187,61 @@ inline std::optional<bool> blocked_sending_on(int fd) {
             continue;
         }
         const long call = std::strtol(number.c_str(), nullptr, 10);
-        const bool sends =
-            call == SYS_write || call == SYS_sendto || call == SYS_sendmsg || call == SYS_writev;
-        if (sends && std::strtol(first.c_str(), nullptr, 16) == fd) {
+        if (std::find(calls.begin(), calls.end(), call) != calls.end() &&
+            std::strtol(first.c_str(), nullptr, 16) == fd) {
             return true;
         }
     }
     return readable ? std::optional<bool>(false) : std::nullopt;
+}
+
+// Blocked in a system call that sends on fd (write, send, sendto, sendmsg, writev).
+inline std::optional<bool> blocked_sending_on(int fd) {
+    return blocked_in({SYS_write, SYS_sendto, SYS_sendmsg, SYS_writev}, fd);
+}
+
+// The descriptor of this process that listens on 127.0.0.1:port (SO_ACCEPTCONN), or -1 once the
+// server's stop has shut its listener down.
+inline int listener_on(std::uint16_t port) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const int fd = std::atoi(entry.path().filename().c_str());
+        int listens = 0;
+        socklen_t size = sizeof listens;
+        sockaddr_in local{};
+        socklen_t local_len = sizeof local;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listens, &size) == 0 && listens != 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
+            local.sin_family == AF_INET && ntohs(local.sin_port) == port) {
+            return fd;
+        }
+    }
+    return -1;
+}
+
+// Whether a socket of this process listens on 127.0.0.1:port: false once the server's stop has
+// shut its listener down.
+inline bool listening_on(std::uint16_t port) {
+    return listener_on(port) >= 0;
+}
+
+// Waits until the server's accepting thread sleeps in accept on its listener: a stop that comes
+// before would find the thread not yet in accept, and a close (instead of a shutdown) would then
+// seem to work. Skips the test where the kernel does not show a thread's system call.
+inline void wait_until_accepting(std::uint16_t port) {
+    const int listener = listener_on(port);
+    REQUIRE(listener >= 0);
+    socklab::testkit::wait_until(
+        [&] {
+            const auto accepting = blocked_in({SYS_accept, SYS_accept4}, listener);
+            if (!accepting) {
+                const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
+                socklab::testkit::report_skip(why);
+                FAIL(why);
+            }
+            return *accepting;
+        },
+        soon(), "the server's accepting thread to sleep in accept");
 }
 
 // A client that reads slowly, or not at all: its receive buffer is the smallest the kernel
@@ -264,6 +315,18 @@ inline int bytes_unacknowledged(int fd) {
     return n;
 }
 
+// A SlowReader whose server thread is blocked sending it the echo of `echoed`: the client sends
+// "ECHO <echoed>\n" and then `after`, in one send, and reads nothing until the test says so.
+// `echoed` must be long (thousands of bytes) for the server's send to block.
+inline SlowReader owed_a_long_echo(std::uint16_t port, const std::string& echoed, std::string_view after = {}) {
+    SlowReader slow = connect_slow_reader(port);
+    send_all(slow.client.get(), "ECHO " + echoed + "\n" + std::string(after), soon());
+    const std::string why = "it owes the client a reply of " + std::to_string(echoed.size() + 1) +
+                            " bytes that the client does not read yet";
+    wait_until_blocked_sending(slow.server, why.c_str());
+    return slow;
+}
+
 // A client that never reads (a SlowReader): it asks for echoes until the server's thread for it is
 // blocked in send (its send buffer full, the client's window closed), and returns then. A server
 // that does not cut such a client off at the stop waits for it for ever.
@@ -307,25 +370,6 @@ inline milliseconds stop_unblocking(ServerUnderTest& server, int client) {
             (void)::shutdown(stuck, SHUT_RDWR);
         }
     });
-}
-
-// Whether a socket of this process listens on 127.0.0.1:port (SO_ACCEPTCONN): false once the
-// server's stop has shut its listener down.
-inline bool listening_on(std::uint16_t port) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        const int fd = std::atoi(entry.path().filename().c_str());
-        int listens = 0;
-        socklen_t size = sizeof listens;
-        sockaddr_in local{};
-        socklen_t local_len = sizeof local;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listens, &size) == 0 && listens != 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
-            local.sin_family == AF_INET && ntohs(local.sin_port) == port) {
-            return true;
-        }
-    }
-    return false;
 }
 
 // The address space of this process in bytes (VmSize in /proc/self/status).

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -47,6 +48,7 @@ std::size_t threads_before_the_server() {
 TEST_CASE("LineServer stop with no client returns", "[docs/labs/05-stop-server.md#step-2-stop-accepting]") {
     ServerUnderTest server;
     server->start();
+    wait_until_accepting(server.port()); // a stop before it would not show how accept is woken
     CHECK(server.stop() < milliseconds(1000));
 }
 
@@ -125,6 +127,29 @@ TEST_CASE("LineServer stop answers requests received before it then says BYE",
                EqualsBytes(std::string("one\ntwo\n") + kBye));
 }
 
+TEST_CASE("LineServer stop answers the requests a busy client's thread had not read yet",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    ServerUnderTest server;
+    server->start();
+    // The thread is blocked sending a long echo to a client that reads nothing yet; two more
+    // requests wait in its receive buffer, unread, when the stop begins.
+    const std::string echoed(20000, 'x');
+    SlowReader busy = owed_a_long_echo(server.port(), echoed);
+    send_all(busy.client.get(), "ECHO one\nECHO two\n", soon());
+    socklab::testkit::wait_until([&] { return bytes_unacknowledged(busy.client.get()) == 0; }, soon(),
+                                 "the two requests to reach the server's receive buffer");
+    auto stopping = std::async(std::launch::async, [&] { return server.stop(); });
+    // Once the listener is gone, the stop has begun: only then does the client read, which lets
+    // the thread finish its send and read the two requests, during the stop.
+    socklab::testkit::wait_until([&] { return !listening_on(server.port()); }, soon(),
+                                 "the stop to close the listening socket");
+    INFO("requests that arrived in full before the stop are answered before the goodbye, even when "
+         "the thread reads them only after the stop began");
+    CHECK_THAT(Bytes(recv_until_eof(busy.client.get(), soon())),
+               EqualsBytes(echoed + "\none\ntwo\n" + kBye));
+    (void)stopping.get();
+}
+
 TEST_CASE("LineServer stop loses none of the responses in flight",
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
     ServerUnderTest server;
@@ -169,12 +194,10 @@ TEST_CASE("LineServer reads what a client sent after QUIT before it closes so th
           "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
     ServerUnderTest server;
     server->start();
-    SlowReader slow = connect_slow_reader(server.port());
     const std::string echoed(30000, 'x');
     // One send: the server reads both lines at once, answers them, and blocks in send, since the
     // client reads nothing yet. After QUIT it reads no more.
-    send_all(slow.client.get(), "ECHO " + echoed + "\nQUIT\n", soon());
-    wait_until_blocked_sending(slow.server, "it owes the client a reply of 30001 bytes that the client does not read yet");
+    SlowReader slow = owed_a_long_echo(server.port(), echoed, "QUIT\n");
     const bool quit_was_read = bytes_unread(slow.server) == 0;
     // Bytes the server will never read: they wait in its receive buffer until it closes.
     send_all(slow.client.get(), "ECHO sent after QUIT\n", soon());
@@ -184,6 +207,31 @@ TEST_CASE("LineServer reads what a client sent after QUIT before it closes so th
     INFO("a socket closed with bytes it never read makes its kernel send a reset: the client's recv "
          "fails with ECONNRESET, and replies not yet delivered are lost; read what is left before the close");
     CHECK_THAT(Bytes(recv_until_eof(slow.client.get(), soon())), EqualsBytes(echoed + "\nBYE\n"));
+}
+
+TEST_CASE("LineServer stop goes on waiting for a busy client after an idle one is done",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    ServerUnderTest server;
+    server->start();
+    UniqueFd idle = connect_loopback(server.port(), soon());
+    send_all(idle.get(), "ECHO here\n", soon());
+    REQUIRE_THAT(Bytes(recv_exactly(idle.get(), 5, soon())), EqualsBytes("here\n"));
+    // The busy client's thread owes it a long echo and is blocked sending it: the client reads
+    // nothing until the test says so, and only then can that thread finish.
+    const std::string echoed(20000, 'x');
+    SlowReader busy = owed_a_long_echo(server.port(), echoed);
+    auto stopping = std::async(std::launch::async, [&] { return server.stop(); });
+    // The idle client's thread is done at once, and notifies the condition variable.
+    CHECK_THAT(Bytes(recv_until_eof(idle.get(), soon())), EqualsBytes(kBye));
+    // A stop that waits without a predicate wakes at that notification, finds the busy client
+    // not done, and cuts it off, well within 100 ms. A right stop cannot return before the busy
+    // client has read its reply: it waits on.
+    const bool returned = stopping.wait_for(milliseconds(100)) == std::future_status::ready;
+    INFO("stop() returned while a client's thread was still sending it a reply, long before the grace "
+         "period ended: does it wait on the condition variable with a predicate that checks every client?");
+    CHECK_FALSE(returned);
+    CHECK_THAT(Bytes(recv_until_eof(busy.client.get(), soon())), EqualsBytes(echoed + "\n" + kBye));
+    (void)stopping.get();
 }
 
 TEST_CASE("LineServer stop does not wait out the grace period when every client is done at once",
