@@ -14,8 +14,8 @@ using socklab::Endpoint;
 using socklab::Ipv4Address;
 using socklab::testkit::Bytes;
 using socklab::testkit::EqualsBytes;
-using socklab::testkit::MessageContains;
 using socklab::testkit::family_text;
+using socklab::testkit::MessageContains;
 
 namespace {
 

@@ -128,7 +128,8 @@ TEST_CASE("TcpListener refuses an address that no interface of this host has wit
           "[docs/labs/02-server.md#step-1-bind-and-listen]") {
     // 192.0.2.1 is a documentation address (RFC 5737): no host has it, and bind sends nothing.
     const Endpoint elsewhere{Ipv4Address(192, 0, 2, 1), 0};
-    REQUIRE_THROWS_MATCHES(TcpListener(elsewhere), std::system_error, HasErrno(std::errc::address_not_available));
+    REQUIRE_THROWS_MATCHES(TcpListener(elsewhere), std::system_error,
+                           HasErrno(std::errc::address_not_available));
 }
 
 TEST_CASE("TcpListener address-not-available message names the endpoint and the cause",
@@ -170,7 +171,8 @@ TEST_CASE("TcpListener close frees the port so connecting is refused",
     TcpListener listener(kAnyLoopbackPort);
     const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
     listener.close();
-    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(std::errc::connection_refused));
+    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error,
+                           HasErrno(std::errc::connection_refused));
 }
 
 // --- Step 2: the port the kernel chose ----------------------------------------------------------

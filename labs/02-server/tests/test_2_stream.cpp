@@ -120,7 +120,8 @@ TEST_CASE("TcpStream read_some throws ECONNRESET when the peer reset the connect
     StreamPair pair = make_stream_pair();
     close_with_reset(std::move(pair.peer));
     std::array<char, 16> buffer{};
-    REQUIRE_THROWS_MATCHES(pair.stream.read_some(buffer), std::system_error, HasErrno(std::errc::connection_reset));
+    REQUIRE_THROWS_MATCHES(pair.stream.read_some(buffer), std::system_error,
+                           HasErrno(std::errc::connection_reset));
 }
 
 TEST_CASE("TcpStream reset message names the peer and the likely cause",
@@ -225,7 +226,8 @@ TEST_CASE("TcpStream write_all to a closed peer throws EPIPE instead of raising 
     // reset, after which send reports ECONNRESET once and EPIPE from then on. Without
     // MSG_NOSIGNAL the process would die of SIGPIPE here (the test main's tripwire says so).
     std::vector<std::error_code> errors;
-    for (int attempt = 0; attempt < 1000 && (errors.empty() || errors.back() != std::errc::broken_pipe); ++attempt) {
+    for (int attempt = 0; attempt < 1000 && (errors.empty() || errors.back() != std::errc::broken_pipe);
+         ++attempt) {
         try {
             pair.stream.write_all("data\n");
         } catch (const std::system_error& e) {

@@ -274,7 +274,8 @@ TEST_CASE("TcpClient with a 1 ms timeout never gives up before the millisecond h
                         std::system_error);
         shortest = std::min(shortest, std::chrono::steady_clock::now() - start);
     }
-    INFO("asked for 1 ms, gave up after " << std::chrono::duration_cast<std::chrono::microseconds>(shortest).count()
+    INFO("asked for 1 ms, gave up after "
+         << std::chrono::duration_cast<std::chrono::microseconds>(shortest).count()
          << " microseconds at the quickest of 5 tries: round the time left up to whole milliseconds "
             "(std::chrono::ceil), not down");
     CHECK(shortest >= milliseconds(1));

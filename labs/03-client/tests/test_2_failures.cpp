@@ -145,7 +145,8 @@ TEST_CASE("A client's read throws ECONNRESET when a server crashes with bytes it
     // The server's kernel closes a socket with unread data by resetting the connection.
     server.crash();
     std::array<char, 64> buffer{};
-    REQUIRE_THROWS_MATCHES(stream.read_some(buffer), std::system_error, HasErrno(std::errc::connection_reset));
+    REQUIRE_THROWS_MATCHES(stream.read_some(buffer), std::system_error,
+                           HasErrno(std::errc::connection_reset));
 }
 
 TEST_CASE("A client's write fails with EPIPE after the server crashed and is a lost connection",

@@ -29,8 +29,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <initializer_list>
 #include <future>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -235,7 +235,8 @@ inline void wait_until_accepting(std::uint16_t port) {
         [&] {
             const auto accepting = blocked_in({SYS_accept, SYS_accept4}, listener);
             if (!accepting) {
-                const char* why = "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
+                const char* why =
+                    "this kernel does not show a thread's system call in /proc/self/task/*/syscall";
                 socklab::testkit::report_skip(why);
                 FAIL(why);
             }
@@ -260,7 +261,8 @@ inline SlowReader connect_slow_reader(std::uint16_t port) {
     slow.client = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(slow.client.get() >= 0);
     const int smallest = 1; // the kernel rounds it up to its minimum
-    SOCKLAB_REQUIRE_SYSCALL(::setsockopt(slow.client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest));
+    SOCKLAB_REQUIRE_SYSCALL(
+        ::setsockopt(slow.client.get(), SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest));
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
@@ -318,7 +320,8 @@ inline int bytes_unacknowledged(int fd) {
 // A SlowReader whose server thread is blocked sending it the echo of `echoed`: the client sends
 // "ECHO <echoed>\n" and then `after`, in one send, and reads nothing until the test says so.
 // `echoed` must be long (thousands of bytes) for the server's send to block.
-inline SlowReader owed_a_long_echo(std::uint16_t port, const std::string& echoed, std::string_view after = {}) {
+inline SlowReader owed_a_long_echo(std::uint16_t port, const std::string& echoed,
+                                   std::string_view after = {}) {
     SlowReader slow = connect_slow_reader(port);
     send_all(slow.client.get(), "ECHO " + echoed + "\n" + std::string(after), soon());
     const std::string why = "it owes the client a reply of " + std::to_string(echoed.size() + 1) +

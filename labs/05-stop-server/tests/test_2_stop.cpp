@@ -58,7 +58,8 @@ TEST_CASE("LineServer refuses new connections after stop",
     server->start();
     const std::uint16_t port = server.port();
     server.stop();
-    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error, HasErrno(std::errc::connection_refused));
+    REQUIRE_THROWS_MATCHES(connect_loopback(port, soon()), std::system_error,
+                           HasErrno(std::errc::connection_refused));
 }
 
 TEST_CASE("LineServer frees its port at stop so a new server can bind it at once",
@@ -145,8 +146,7 @@ TEST_CASE("LineServer stop answers the requests a busy client's thread had not r
                                  "the stop to close the listening socket");
     INFO("requests that arrived in full before the stop are answered before the goodbye, even when "
          "the thread reads them only after the stop began");
-    CHECK_THAT(Bytes(recv_until_eof(busy.client.get(), soon())),
-               EqualsBytes(echoed + "\none\ntwo\n" + kBye));
+    CHECK_THAT(Bytes(recv_until_eof(busy.client.get(), soon())), EqualsBytes(echoed + "\none\ntwo\n" + kBye));
     (void)stopping.get();
 }
 
@@ -190,8 +190,9 @@ TEST_CASE("LineServer stop cuts off a client that never reads within one second"
     CHECK(stop_unblocking(server, client.get()) < milliseconds(1000));
 }
 
-TEST_CASE("LineServer reads what a client sent after QUIT before it closes so the client reads EOF and not a reset",
-          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+TEST_CASE(
+    "LineServer reads what a client sent after QUIT before it closes so the client reads EOF and not a reset",
+    "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
     ServerUnderTest server;
     server->start();
     const std::string echoed(30000, 'x');

@@ -60,7 +60,8 @@ TEST_CASE("lab05-server refuses connections once it has stopped",
     StoppableServer server;
     server.process.send_signal(SIGTERM);
     (void)server.process.wait(soon());
-    REQUIRE_THROWS_MATCHES(connect_loopback(server.port, soon()), std::system_error, HasErrno(std::errc::connection_refused));
+    REQUIRE_THROWS_MATCHES(connect_loopback(server.port, soon()), std::system_error,
+                           HasErrno(std::errc::connection_refused));
 }
 
 TEST_CASE("lab05-server serves several clients at once", "[docs/labs/05-stop-server.md#try-it-by-hand]") {

@@ -12,7 +12,8 @@
 using namespace socklab::testkit;
 
 TEST_CASE("probe matches a refused connection against ECONNRESET") {
-    REQUIRE_THROWS_MATCHES(throw std::system_error(std::make_error_code(std::errc::connection_refused), "connect to 127.0.0.1:9"),
+    REQUIRE_THROWS_MATCHES(throw std::system_error(std::make_error_code(std::errc::connection_refused),
+                                                   "connect to 127.0.0.1:9"),
                            std::system_error, HasErrno(std::errc::connection_reset));
 }
 

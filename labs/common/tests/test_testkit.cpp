@@ -52,7 +52,8 @@ TEST(Names, AnErrorCodeIsPrintedWithItsNameAndMeaning) {
 TEST(Names, FileStatusFlagsArePrintedByName) {
     EXPECT_EQ(status_flags_text(O_RDWR | O_NONBLOCK), "O_RDWR|O_NONBLOCK (0x802)");
     EXPECT_EQ(status_flags_text(O_RDONLY), "O_RDONLY (0x0)");
-    EXPECT_EQ(status_flags_text(O_WRONLY | O_APPEND | 0x40000000), "O_WRONLY|O_APPEND|0x40000000 (0x40000401)");
+    EXPECT_EQ(status_flags_text(O_WRONLY | O_APPEND | 0x40000000),
+              "O_WRONLY|O_APPEND|0x40000000 (0x40000401)");
 }
 
 TEST(Names, DescriptorFlagsAndFamiliesArePrintedByName) {
@@ -67,7 +68,8 @@ TEST(Names, TheFlagsOfASocketAreReadAndNamed) {
     ASSERT_GE(fd, 0);
     EXPECT_TRUE(is_nonblocking(fd));
     EXPECT_TRUE(closes_on_exec(fd));
-    EXPECT_EQ(describe_flags(fd), "status flags O_RDWR|O_NONBLOCK (0x802), descriptor flags FD_CLOEXEC (0x1)");
+    EXPECT_EQ(describe_flags(fd),
+              "status flags O_RDWR|O_NONBLOCK (0x802), descriptor flags FD_CLOEXEC (0x1)");
     ::close(fd);
     EXPECT_FALSE(is_nonblocking(fd));
     EXPECT_EQ(describe_flags(fd), "fcntl(" + std::to_string(fd) + ", F_GETFL) failed: EBADF (9)");

@@ -42,7 +42,8 @@ std::string with_bits(std::string names, int rest, const Bit (&known)[N]) {
 
 std::string errno_text(int err) {
     const char* name = ::strerrorname_np(err);
-    return name != nullptr ? std::string(name) + " (" + std::to_string(err) + ")" : "errno " + std::to_string(err);
+    return name != nullptr ? std::string(name) + " (" + std::to_string(err) + ")"
+                           : "errno " + std::to_string(err);
 }
 
 std::string error_code_text(const std::error_code& code) {
@@ -69,9 +70,13 @@ std::string descriptor_flags_text(int flags) {
 }
 
 std::string family_text(int family) {
-    const char* name = family == AF_INET ? "AF_INET" : family == AF_INET6 ? "AF_INET6" : family == AF_UNIX ? "AF_UNIX"
-                     : family == AF_UNSPEC ? "AF_UNSPEC" : nullptr;
-    return (name != nullptr ? std::string(name) : std::string("address family")) + " (" + std::to_string(family) + ")";
+    const char* name = family == AF_INET     ? "AF_INET"
+                       : family == AF_INET6  ? "AF_INET6"
+                       : family == AF_UNIX   ? "AF_UNIX"
+                       : family == AF_UNSPEC ? "AF_UNSPEC"
+                                             : nullptr;
+    return (name != nullptr ? std::string(name) : std::string("address family")) + " (" +
+           std::to_string(family) + ")";
 }
 
 bool is_nonblocking(int fd) {
@@ -90,7 +95,8 @@ std::string describe_flags(int fd) {
         return "fcntl(" + std::to_string(fd) + ", F_GETFL) failed: " + errno_text(errno);
     }
     const int descriptor = ::fcntl(fd, F_GETFD);
-    return "status flags " + status_flags_text(status) + ", descriptor flags " + descriptor_flags_text(descriptor);
+    return "status flags " + status_flags_text(status) + ", descriptor flags " +
+           descriptor_flags_text(descriptor);
 }
 
 } // namespace socklab::testkit

@@ -24,7 +24,9 @@ struct StringMaker<socklab::testkit::Bytes> {
 // An error code prints as "ECONNRESET (104): Connection reset by peer", never as a bare number.
 template <>
 struct StringMaker<std::error_code> {
-    static std::string convert(const std::error_code& code) { return socklab::testkit::error_code_text(code); }
+    static std::string convert(const std::error_code& code) {
+        return socklab::testkit::error_code_text(code);
+    }
 };
 // CHECK(code == std::errc::broken_pipe) prints the right side as "EPIPE (32)".
 template <>
@@ -125,7 +127,7 @@ void report_skip(std::string_view reason);
     do {                                                                                                     \
         if ((call) == -1) {                                                                                  \
             const int socklab_errno_ = errno;                                                                \
-            FAIL(#call " failed: " << ::socklab::testkit::errno_text(socklab_errno_) << ", "                \
-                                  << std::error_code(socklab_errno_, std::system_category()).message());   \
+            FAIL(#call " failed: " << ::socklab::testkit::errno_text(socklab_errno_) << ", "                 \
+                                   << std::error_code(socklab_errno_, std::system_category()).message());    \
         }                                                                                                    \
     } while (false)
