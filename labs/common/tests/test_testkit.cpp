@@ -223,6 +223,23 @@ TEST(Tripwire, NamesTheTestWhoseSendRaisedSigpipe) {
     EXPECT_NE(run.err.find("docs/reference/testkit.md#the-sigpipe-tripwire"), std::string::npos) << run.err;
 }
 
+// A sanitizer's report ends with the test it happened in and the docs section of that test, even
+// where the test itself passed (a ThreadSanitizer report does not fail a check). Only the
+// sanitizer presets build the probe with a sanitizer; in the others there is no report to read.
+TEST(Sanitizers, AReportEndsWithTheTestAndItsReadLine) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    const RunResult run = run_program(program_path("sanitizer_probe"), {});
+    EXPECT_NE(run.status.describe(), "exit code 0") << run.err;
+    EXPECT_NE(run.err.find("SUMMARY: "), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("*** reported during test \"probe makes the sanitizer it was built with report\""),
+              std::string::npos)
+        << run.err;
+    EXPECT_NE(run.err.find("\nread: docs/reference/testkit.md#sanitizers\n"), std::string::npos) << run.err;
+#else
+    GTEST_SKIP() << "this build has no sanitizer (the asan and tsan presets have)";
+#endif
+}
+
 // What a student reads when a check with an errno or a flag in it fails: names and numbers,
 // never a number alone (tools/check_failure_names.py keeps the labs' checks in these forms).
 TEST(Names, AFailingCheckPrintsErrnoValuesAndFlagsByName) {

@@ -28,8 +28,10 @@
 
 namespace {
 
-// The running test's name, for the signal handler (which may only read plain memory).
+// The running test's name and docs section, for the signal handler and the sanitizers' report
+// hook (which may only read plain memory).
 char g_current_test[512] = "(before any test)";
+char g_current_docs[512] = "";
 
 void write_text(const char* text) {
     std::size_t left = std::strlen(text);
@@ -57,6 +59,27 @@ extern "C" void on_sigpipe(int) {
     ::raise(SIGPIPE);
 }
 
+} // namespace
+
+// A sanitizer's report ends with its SUMMARY line, which the runtime prints through this hook (a
+// weak function of the AddressSanitizer, ThreadSanitizer and UBSan runtimes; without a sanitizer
+// it is never called). A ThreadSanitizer report does not fail the test that caused it: Catch2
+// goes on to print "1 passed", and only the exit code says otherwise. So the hook names the test
+// and the docs section to read, as a failed check does.
+extern "C" void __sanitizer_report_error_summary(const char* summary) {
+    write_text(summary);
+    write_text("\n*** reported during test \"");
+    write_text(g_current_test);
+    write_text("\" (the sanitizer's report above says where; docs/reference/testkit.md#sanitizers)\n");
+    if (g_current_docs[0] != '\0') {
+        write_text("read: ");
+        write_text(g_current_docs);
+        write_text("\n");
+    }
+}
+
+namespace {
+
 // The base of a listener (v2 declares it only where CATCH_CONFIG_RUNNER is, here), and a test's
 // tags as text: v2 keeps them as strings, v3 as Tag objects (and testInfo as a pointer).
 #if SOCKLAB_CATCH2_MAJOR == 3
@@ -83,11 +106,13 @@ public:
     using ListenerBase::ListenerBase;
     void testCaseStarting(const Catch::TestCaseInfo& info) override {
         std::strncpy(g_current_test, info.name.c_str(), sizeof g_current_test - 1);
+        g_current_docs[0] = '\0';
         socklab::testkit::set_current_docs_section({});
         for (const auto& tag : info.tags) {
             const std::string text = tag_text(tag);
             if (text.rfind("docs/", 0) == 0) {
                 socklab::testkit::set_current_docs_section(text);
+                std::strncpy(g_current_docs, text.c_str(), sizeof g_current_docs - 1);
             }
         }
     }
@@ -103,6 +128,13 @@ public:
                 std::cout << "read: " << text << std::endl;
             }
         }
+    }
+    // A report after the last test (LeakSanitizer's comes at exit) belongs to no test: its stacks
+    // say where the memory was allocated.
+    void testRunEnded(const Catch::TestRunStats& stats) override {
+        std::strncpy(g_current_test, "(none: the run had ended)", sizeof g_current_test - 1);
+        g_current_docs[0] = '\0';
+        ListenerBase::testRunEnded(stats);
     }
 };
 
