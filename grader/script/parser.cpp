@@ -379,8 +379,11 @@ Script parse_script(const std::string& text, const std::string& path) {
             p.end();
             if (script.checks.empty()) {
                 script.docs = section;
+            } else if (Check& check = script.checks.back(); check.docs_given) {
+                check.more_docs.push_back(section);
             } else {
-                script.checks.back().docs = section;
+                check.docs = section;
+                check.docs_given = true;
             }
             continue;
         }

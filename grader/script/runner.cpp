@@ -1078,6 +1078,9 @@ private:
         }
         if (!check.docs.empty()) {
             r << "read: " << check.docs << "\n";
+            for (const std::string& more : check.more_docs) {
+                r << "then: " << more << "\n";
+            }
         }
         r << "transcript (ms since the script started; -> sent by the script, <- received):\n";
         // The set-up, then this check's own events: earlier checks have their own reports.

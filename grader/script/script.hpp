@@ -35,9 +35,13 @@ struct Check {
     int line = 0;
     int points = 1;
     bool hidden = false;
-    std::string docs;      // the docs section a failure points to
-    std::size_t first = 0; // index of its first step
-    std::size_t end = 0;   // one past its last step
+    std::string docs; // the docs section a failure points to
+    // More sections, when the check exercises the code of several steps: in the order its steps
+    // reach that code, after `docs` (the first). A failure prints them as "then:" lines.
+    std::vector<std::string> more_docs;
+    bool docs_given = false; // docs was set by a `docs` statement of this check, not the script's
+    std::size_t first = 0;   // index of its first step
+    std::size_t end = 0;     // one past its last step
 };
 
 struct Script {
