@@ -62,84 +62,6 @@ inline constexpr milliseconds kStopPatience{1500};
         std::string("docs/labs/05-stop-server.md#") + section);
 }
 
-class ServerUnderTest {
-public:
-    explicit ServerUnderTest(std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
-        : ServerUnderTest(Endpoint{Ipv4Address::loopback(), 0}, max_line) {}
-    explicit ServerUnderTest(const Endpoint& endpoint,
-                             std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
-        : server_(std::in_place, endpoint, max_line), port_(server_->local_endpoint().port) {}
-    ServerUnderTest(const ServerUnderTest&) = delete;
-    ServerUnderTest& operator=(const ServerUnderTest&) = delete;
-    ~ServerUnderTest() { destroy(); }
-
-    LineServer& operator*() { return *server_; }
-    LineServer* operator->() { return &*server_; }
-    [[nodiscard]] std::uint16_t port() const { return port_; }
-
-    // Calls stop() and returns how long it took. If it has not returned after kStopPatience,
-    // calls unblock (which should end what the server waits for: reset the test's own clients)
-    // and waits as long again; if it still has not returned, the test program ends with a message.
-    milliseconds stop(const std::function<void()>& unblock = {}) {
-        const auto start = std::chrono::steady_clock::now();
-        if (!within([this] { server_->stop(); }, unblock)) {
-            give_up("stop() did not return within " + std::to_string(2 * kStopPatience.count()) +
-                        " ms, and did not return when the test reset its own clients either: is it "
-                        "waiting for a thread it never woke?",
-                    stuck_section());
-        }
-        return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-    }
-
-    // Destroys the server (its destructor must stop it); ends the test program with a message if
-    // that does not finish in time. The destructor calls it.
-    void destroy() {
-        if (server_ && !within([this] { server_.reset(); }, {})) {
-            give_up("the LineServer was not destroyed within " + std::to_string(2 * kStopPatience.count()) +
-                        " ms: its destructor waits for a thread that stop() did not end (the one blocked in "
-                        "accept, or a client's blocked in read)",
-                    stuck_section());
-        }
-    }
-
-private:
-    // Runs work on a thread of its own; true when it finished within kStopPatience, or within as
-    // long again after unblock(). A thread that never finishes is left behind (the caller exits).
-    static bool within(const std::function<void()>& work, const std::function<void()>& unblock) {
-        auto done = std::make_shared<std::promise<void>>();
-        auto finished = done->get_future();
-        std::thread worker([work, done] {
-            work();
-            done->set_value();
-        });
-        if (finished.wait_for(kStopPatience) != std::future_status::ready) {
-            if (unblock) {
-                unblock();
-            }
-            if (finished.wait_for(kStopPatience) != std::future_status::ready) {
-                worker.detach();
-                return false;
-            }
-        }
-        worker.join();
-        return true;
-    }
-
-    // The step that a stuck stop most likely skipped: the listener still accepting connections is
-    // step 2; a listener closed but threads that do not end is step 3 (wake every client).
-    [[nodiscard]] const char* stuck_section() const {
-        try {
-            (void)socklab::testkit::connect_loopback(port_, Deadline(milliseconds(200)));
-            return "step-2-stop-accepting";
-        } catch (const std::exception&) {
-            return "step-3-wake-every-client-and-say-bye";
-        }
-    }
-
-    std::optional<LineServer> server_;
-    std::uint16_t port_ = 0;
-};
-
 // The descriptor of this process on the other end of client: the server's socket for it.
 // -1 while the server has not accepted it yet.
 inline int server_side_of(int client) {
@@ -200,6 +122,37 @@ inline std::optional<bool> blocked_sending_on(int fd) {
     return blocked_in({SYS_write, SYS_sendto, SYS_sendmsg, SYS_writev}, fd);
 }
 
+// Whether a thread of this process sleeps in a read or a send on a connection the server on port
+// accepted (a socket whose own port is port and that has a peer): a client's thread that stop()
+// did not wake. nullopt when this kernel does not show a thread's system call.
+inline std::optional<bool> blocked_on_a_client(std::uint16_t port) {
+    std::optional<bool> any;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const int fd = std::atoi(entry.path().filename().c_str());
+        sockaddr_in local{};
+        sockaddr_in peer{};
+        socklen_t local_len = sizeof local;
+        socklen_t peer_len = sizeof peer;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+            local.sin_family != AF_INET || ntohs(local.sin_port) != port ||
+            ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+            continue;
+        }
+        const auto blocked = blocked_in(
+            {SYS_read, SYS_recvfrom, SYS_recvmsg, SYS_readv, SYS_write, SYS_sendto, SYS_sendmsg, SYS_writev},
+            fd);
+        if (!blocked) {
+            return std::nullopt;
+        }
+        if (*blocked) {
+            return true;
+        }
+        any = false;
+    }
+    return any.value_or(false);
+}
+
 // The descriptor of this process that listens on 127.0.0.1:port (SO_ACCEPTCONN), or -1 once the
 // server's stop has shut its listener down.
 inline int listener_on(std::uint16_t port) {
@@ -224,6 +177,102 @@ inline int listener_on(std::uint16_t port) {
 inline bool listening_on(std::uint16_t port) {
     return listener_on(port) >= 0;
 }
+
+class ServerUnderTest {
+public:
+    explicit ServerUnderTest(std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
+        : ServerUnderTest(Endpoint{Ipv4Address::loopback(), 0}, max_line) {}
+    explicit ServerUnderTest(const Endpoint& endpoint,
+                             std::size_t max_line = socklab::LineFramer::kDefaultMaxLine)
+        : server_(std::in_place, endpoint, max_line), port_(server_->local_endpoint().port) {}
+    ServerUnderTest(const ServerUnderTest&) = delete;
+    ServerUnderTest& operator=(const ServerUnderTest&) = delete;
+    ~ServerUnderTest() { destroy(); }
+
+    LineServer& operator*() { return *server_; }
+    LineServer* operator->() { return &*server_; }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+    // Calls stop() and returns how long it took. If it has not returned after kStopPatience,
+    // calls unblock (which should end what the server waits for: reset the test's own clients)
+    // and waits as long again; if it still has not returned, the test program ends with a message.
+    milliseconds stop(const std::function<void()>& unblock = {}) {
+        const auto start = std::chrono::steady_clock::now();
+        if (!within([this] { server_->stop(); }, unblock)) {
+            const Stuck stuck = where_stuck();
+            give_up("stop() did not return within " + std::to_string(2 * kStopPatience.count()) +
+                        " ms, and did not return when the test reset its own clients either: " + stuck.why,
+                    stuck.section);
+        }
+        return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    }
+
+    // Destroys the server (its destructor must stop it); ends the test program with a message if
+    // that does not finish in time. The destructor calls it.
+    void destroy() {
+        if (server_ && !within([this] { server_.reset(); }, {})) {
+            const Stuck stuck = where_stuck();
+            give_up("the LineServer was not destroyed within " + std::to_string(2 * kStopPatience.count()) +
+                        " ms: its destructor waits for a thread that stop() did not end: " + stuck.why,
+                    stuck.section);
+        }
+    }
+
+private:
+    // Runs work on a thread of its own; true when it finished within kStopPatience, or within as
+    // long again after unblock(). A thread that never finishes is left behind (the caller exits).
+    static bool within(const std::function<void()>& work, const std::function<void()>& unblock) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        std::thread worker([work, done] {
+            work();
+            done->set_value();
+        });
+        if (finished.wait_for(kStopPatience) != std::future_status::ready) {
+            if (unblock) {
+                unblock();
+            }
+            if (finished.wait_for(kStopPatience) != std::future_status::ready) {
+                worker.detach();
+                return false;
+            }
+        }
+        worker.join();
+        return true;
+    }
+
+    // The step that a stuck stop most likely got wrong, from what the server's threads are doing:
+    // a listener still accepting is step 2; a thread still asleep reading from or writing to a
+    // client is step 3 (wake every client); threads that were woken but never end, or a join
+    // that never returns (a join under the lock the threads need to finish), is step 4.
+    struct Stuck {
+        const char* section;
+        std::string why;
+    };
+    [[nodiscard]] Stuck where_stuck() const {
+        try {
+            // A listener closed while a thread sleeps in accept on it still completes connections.
+            (void)socklab::testkit::connect_loopback(port_, Deadline(milliseconds(200)));
+            return {"step-2-stop-accepting",
+                    "the listener still accepts connections, so the thread in accept "
+                    "was never woken"};
+        } catch (const std::exception&) {
+        }
+        if (blocked_on_a_client(port_).value_or(false)) {
+            return {
+                "step-3-wake-every-client-and-say-bye",
+                "a client's thread still sleeps in a read or a send on its connection: stop() never woke it"};
+        }
+        return {
+            "step-4-join-every-thread",
+            "no thread of the server sleeps in accept, read or send any more: the threads were woken, and "
+            "something keeps them from ending or stop() from joining them (is stop() holding the mutex "
+            "while it joins, which the threads need to finish?)"};
+    }
+
+    std::optional<LineServer> server_;
+    std::uint16_t port_ = 0;
+};
 
 // Waits until the server's accepting thread sleeps in accept on its listener: a stop that comes
 // before would find the thread not yet in accept, and a close (instead of a shutdown) would then
