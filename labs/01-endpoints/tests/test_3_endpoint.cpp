@@ -8,7 +8,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 using socklab::Endpoint;
 using socklab::Ipv4Address;
@@ -102,10 +105,34 @@ TEST_CASE("Endpoint rejects a space after the colon",
                            MessageContains({"\"1.2.3.4: 80\""}));
 }
 
+// The message of a part parser given text, or "" where it accepts it.
+template <typename Parse>
+std::string part_message(Parse parse, std::string_view text) {
+    try {
+        (void)parse(text);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "";
+}
+
 TEST_CASE("Endpoint rejects a second colon",
           "[docs/labs/01-endpoints.md#step-5-parse-and-format-an-endpoint]") {
     REQUIRE_THROWS_MATCHES(Endpoint::parse("1.2.3.4:80:81"), std::invalid_argument,
-                           MessageContains({"\"1.2.3.4:80:81\""}));
+                           MessageContains({"\"1.2.3.4:80:81\"", "':'"}));
+    // The message says what is wrong with the shape, as for a missing colon, not what a part
+    // parser says of "1.2.3.4:80" or "80:81" (that it is not an address, or not a port).
+    std::string message;
+    try {
+        (void)Endpoint::parse("1.2.3.4:80:81");
+    } catch (const std::invalid_argument& e) {
+        message = e.what();
+    }
+    for (const std::string& part :
+         {part_message(&Ipv4Address::parse, "1.2.3.4:80"), part_message(&socklab::parse_port, "80:81")}) {
+        INFO("the message of a part parser: " << part);
+        CHECK((part.empty() || message.find(part) == std::string::npos));
+    }
 }
 
 TEST_CASE("Endpoint formats as address colon port",
@@ -146,7 +173,13 @@ TEST_CASE("Endpoint to_sockaddr stores the address in the order it is written",
 
 TEST_CASE("Endpoint to_sockaddr leaves sin_zero zero",
           "[docs/labs/01-endpoints.md#step-6-convert-to-and-from-sockaddr_in]") {
-    const sockaddr_in address = Endpoint{Ipv4Address(1, 2, 3, 4), 5}.to_sockaddr();
+    // The result is built straight into memory that holds 0xAA bytes (a returned local is built in
+    // the caller's storage), so a sockaddr_in that is not zeroed shows them, not the zeros the
+    // stack happened to hold.
+    alignas(sockaddr_in) unsigned char storage[sizeof(sockaddr_in)];
+    std::memset(storage, 0xAA, sizeof storage);
+    const sockaddr_in& address =
+        *new (storage) sockaddr_in(Endpoint{Ipv4Address(1, 2, 3, 4), 5}.to_sockaddr());
     CHECK(memory_bytes(address.sin_zero) == "00 00 00 00 00 00 00 00");
 }
 

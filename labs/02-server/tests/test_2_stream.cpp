@@ -238,6 +238,41 @@ TEST_CASE("TcpStream write_all to a closed peer throws EPIPE instead of raising 
     CHECK(errors.back() == std::errc::broken_pipe);
 }
 
+namespace {
+// What the process does with a signal, by name: the default action, ignoring it, or a handler.
+std::string disposition_of(int signal) {
+    struct sigaction current {};
+    ::sigaction(signal, nullptr, &current);
+    if (current.sa_handler == SIG_DFL) {
+        return "the default action";
+    }
+    if (current.sa_handler == SIG_IGN) {
+        return "ignored (SIG_IGN)";
+    }
+    return "a handler";
+}
+} // namespace
+
+// MSG_NOSIGNAL acts on one call; signal(SIGPIPE, SIG_IGN) changes the whole process, every thread
+// and library in it, and programs it starts, which is not write_all's to decide.
+TEST_CASE("TcpStream write_all leaves the process's SIGPIPE disposition as it was",
+          "[docs/labs/02-server.md#step-5-write-every-byte]") {
+    const std::string before = disposition_of(SIGPIPE); // the test main's tripwire: a handler
+    StreamPair pair = make_stream_pair();
+    pair.stream.write_all("data\n");
+    pair.peer.reset();
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        try {
+            pair.stream.write_all("data\n");
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
+    const std::string after = disposition_of(SIGPIPE);
+    INFO("SIGPIPE's disposition before write_all was " << before);
+    CHECK(after == before);
+}
+
 TEST_CASE("TcpStream broken-pipe message names the peer",
           "[docs/labs/02-server.md#step-5-write-every-byte]") {
     StreamPair pair = make_stream_pair();

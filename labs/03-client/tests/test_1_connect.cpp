@@ -407,6 +407,26 @@ TEST_CASE("TcpClient rejects a malformed HOST:PORT before any lookup",
           "[docs/labs/03-client.md#step-4-try-each-address-in-turn]") {
     REQUIRE_THROWS_MATCHES(TcpClient().connect(std::string_view("localhost:http")), std::invalid_argument,
                            MessageContains({"\"localhost:http\""}));
+    // With a name that cannot be looked up, a lookup before the check would fail first, with a
+    // resolver error instead of the malformed endpoint. Only in a private network namespace: no
+    // name but localhost is looked up where a query could leave the machine.
+    const ChildOutcome outcome = run_in_private_netns([] {
+        try {
+            (void)TcpClient().connect(std::string_view("socklab-no-such-host.invalid:http"));
+            return std::string("connected");
+        } catch (const std::invalid_argument& e) {
+            return std::string("invalid_argument: ") + e.what();
+        } catch (const std::exception& e) {
+            return std::string("another error than invalid_argument: ") + e.what();
+        }
+    });
+    if (!outcome.ran) {
+        SOCKLAB_SKIP("no private network namespace can be made here, so no name but localhost may be "
+                     "looked up: " +
+                     outcome.reason);
+    }
+    CHECK_THAT(outcome.result, Catch::StartsWith("invalid_argument: ") &&
+                                   Catch::Contains("\"socklab-no-such-host.invalid:http\""));
 }
 
 TEST_CASE("TcpClient reports a name that cannot be resolved as a resolver error naming it",
