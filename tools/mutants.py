@@ -46,7 +46,8 @@ except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04)
     tomllib = None  # type: ignore[assignment]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from socklab import ROOT, Failure, Lab, read_manifest, run_ctest, say, table  # noqa: E402
+from ctest_results import run_ctest  # noqa: E402
+from socklab_base import ROOT, Failure, Lab, read_manifest, say, table  # noqa: E402
 
 CATALOGUE = ROOT / "grader" / "mutants"
 WORK = ROOT / "build-mutants"

@@ -1,303 +1,29 @@
 #!/usr/bin/env python3
-"""The commands of ./socklab after `deps` (python3, standard library only).
-
-  test     build the solution and student presets; every test passes on the solution build,
-           every test of every lab fails on the skeletons, quickly, pointing at docs/
-  status   a student's progress: build/ (preset student), per lab N/M tests pass, and the first
-           failing test with its message and the docs section it points to
-  grade    interim grader: the bundled reference solutions, per lab points
-  lint     clang-format --dry-run --Werror and clang-tidy over the sources
+"""The commands of ./socklab that python3 runs (standard library only): test, status, grade, lint,
+sanitize, fuzz and bench. What each does is in the one list of commands, tools/commands.tsv, from
+which the argument parser below is built (./socklab help prints it).
 
 Run it through ./socklab, which first makes sure the Debian packages are installed.
 """
 from __future__ import annotations
 
-import concurrent.futures
+import argparse
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = ROOT / "labs" / "manifest.txt"
-# A student handout (made by ./socklab handout) has this file and no solutions/.
-HANDOUT = (ROOT / ".socklab-handout").is_file()
-BUILD_DIRS = {"student": ROOT / "build", "solution": ROOT / "build-solution",
-              "asan": ROOT / "build-asan", "tsan": ROOT / "build-tsan", "fuzz": ROOT / "build-fuzz",
-              "bench": ROOT / "build-bench"}
-SKELETON_SECONDS_LIMIT = 10.0
-TIDY_JOBS = 2
-DOC_SECTION = re.compile(r"docs/[A-Za-z0-9_./-]+\.md(#[A-Za-z0-9_-]+)?")
-
-
-class Failure(Exception):
-    """A step that could not be done: the message says what failed and what to do."""
-
-
-# --- Output -------------------------------------------------------------------------------
-
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def heading(text: str) -> None:
-    say(f"\n==> {text}")
-
-
-def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> None:
-    """Prints rows as aligned columns; columns in right are aligned to the right."""
-    right = right or set()
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    say(line(header))
-    say(line(["-" * w for w in widths]))
-    for row in rows:
-        say(line(row))
-
-
-def quote(cmd: list[str]) -> str:
-    return " ".join(shlex.quote(c) for c in cmd)
-
-
-def rerun_one(build_dir: str, name: str) -> str:
-    """The command that reruns one test by name, with its output."""
-    pattern = "^" + re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", name) + "$"
-    return f"ctest --test-dir {build_dir} -R {shlex.quote(pattern)} --output-on-failure"
-
-
-# --- The manifest -------------------------------------------------------------------------
-
-@dataclass
-class Lab:
-    id: str  # "01"
-    folder: str  # "01-endpoints"
-    files: list[str]
-
-    @property
-    def label(self) -> str:
-        return f"lab{self.id}"
-
-
-def read_manifest() -> list[Lab]:
-    if not MANIFEST.is_file():
-        raise Failure(f"{MANIFEST.relative_to(ROOT)} is missing: it lists the labs; restore it from git.")
-    labs = []
-    for number, line in enumerate(MANIFEST.read_text(encoding="utf-8").splitlines(), start=1):
-        if not re.match(r"^[0-9][0-9] ", line):
-            continue
-        fields = line.split()
-        if len(fields) < 3:
-            raise Failure(f"labs/manifest.txt:{number}: expected 'ID FOLDER FILE...', got {line!r}")
-        labs.append(Lab(fields[0], fields[1], fields[2:]))
-    if not labs:
-        raise Failure("labs/manifest.txt lists no lab (lines 'NN  folder  files...').")
-    return labs
-
-
-# --- CMake --------------------------------------------------------------------------------
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def run_step(cmd: list[str], what: str, fix: str, quiet: bool = False) -> None:
-    """Runs cmd from the project root; on failure raises Failure naming what and how to fix it.
-    quiet: print the command's output only when it fails."""
-    say(f"$ {quote(cmd)}")
-    if quiet:
-        done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace")
-        if done.returncode != 0:
-            sys.stdout.write(done.stdout)
-    else:
-        done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise Failure(f"{what} failed (exit code {done.returncode}; output above). {fix}")
-
-
-def configure(preset: str, quiet: bool = False) -> None:
-    cmd = ["cmake", "--preset", preset]
-    if in_ci():
-        cmd.append("-DSOCKLAB_WERROR=ON")
-    build_dir = BUILD_DIRS[preset].name
-    run_step(cmd, f"configuring preset {preset}",
-             f"Fix the CMake error it names; if the cache is stale, delete {build_dir}/ and retry.", quiet)
-
-
-def build(preset: str, quiet: bool = False) -> None:
-    if preset == "student":
-        fix = ("The compiler messages above name the file and line: fix them "
-               "(your code is in labs/NN-*/src/) and run the command again.")
-    else:
-        fix = "The compiler messages above name the file and line (solutions/ or given code under labs/)."
-    run_step(["cmake", "--build", "--preset", preset], f"building preset {preset}", fix, quiet)
-
-
-# --- CTest --------------------------------------------------------------------------------
-
-@dataclass
-class TestResult:
-    name: str
-    outcome: str  # passed | failed | skipped
-    reason: str  # CTest's word for a failure (Failed, Timeout, Not Run, ...) or why skipped
-    seconds: float
-    output: str
-
-
-@dataclass
-class CtestRun:
-    results: list[TestResult] = field(default_factory=list)
-    wall_seconds: float = 0.0
-    returncode: int = 0
-    console: str = ""
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-
-def run_ctest(args: list[str], stream: bool) -> CtestRun:
-    """Runs ctest with args and --output-junit; returns each test's result.
-    stream: show ctest's output as it runs (else keep it quiet)."""
-    with tempfile.TemporaryDirectory(prefix="socklab-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        cmd = ["ctest", *args, "--output-junit", str(junit)]
-        if stream:
-            say(f"$ {quote(cmd)}")
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, errors="replace")
-        lines = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if stream:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        returncode = proc.wait()
-        run = CtestRun(wall_seconds=time.monotonic() - start, returncode=returncode, console="".join(lines))
-        if junit.is_file():
-            run.results = parse_junit(junit, failure_reasons(run.console))
-        elif "No tests were found" not in run.console:
-            raise Failure(f"ctest wrote no result file ({quote(cmd)} exited {returncode}):\n{run.console}")
-    return run
-
-
-def failure_reasons(console: str) -> dict[str, str]:
-    """From ctest's closing list 'The following tests FAILED:', each test's reason."""
-    reasons = {}
-    after = console.split("The following tests FAILED:", 1)
-    if len(after) == 2:
-        for line in after[1].splitlines():
-            match = re.match(r"^\s+\d+ - (.*) \(([^()]*)\)\s*$", line)
-            if match:
-                reasons[match.group(1)] = match.group(2)
-    return reasons
-
-
-def parse_junit(path: Path, reasons: dict[str, str]) -> list[TestResult]:
-    results = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        name = case.get("name", "?")
-        status = case.get("status", "")
-        output = case.findtext("system-out") or ""
-        seconds = float(case.get("time") or 0)
-        skipped = case.find("skipped")
-        if status == "run":
-            results.append(TestResult(name, "passed", "", seconds, output))
-        elif skipped is not None and status != "run" and \
-                skipped.get("message", "").startswith(("SKIP_RETURN_CODE", "SKIP_REGULAR_EXPRESSION")):
-            # Catch2 tests say "SKIPPED: why"; GoogleTest prints "FILE:LINE: Skipped" then why.
-            lines = output.splitlines()
-            why = next((l[len("SKIPPED:"):].strip() for l in lines if l.startswith("SKIPPED:")), "") or \
-                next((lines[i + 1].strip() for i, l in enumerate(lines[:-1]) if l.endswith(": Skipped")), "") or \
-                skipped.get("message", "")
-            results.append(TestResult(name, "skipped", why, seconds, output))
-        elif status == "disabled":
-            results.append(TestResult(name, "skipped", "disabled", seconds, output))
-        else:
-            reason = reasons.get(name) or (skipped.get("message") if skipped is not None else "") or "Failed"
-            results.append(TestResult(name, "failed", reason, seconds, output))
-    return results
-
-
-def test_labels(build_dir: Path) -> dict[str, list[str]]:
-    """Each test's labels, as CTest knows them in build_dir."""
-    done = subprocess.run(["ctest", "--test-dir", str(build_dir), "--show-only=json-v1"], cwd=ROOT,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise Failure(f"ctest --show-only=json-v1 failed in {build_dir}: {done.stderr.strip()}")
-    labels = {}
-    for test in json.loads(done.stdout).get("tests", []):
-        found: list[str] = []
-        for prop in test.get("properties", []):
-            if prop.get("name") == "LABELS":
-                found = list(prop.get("value", []))
-        labels[test["name"]] = found
-    return labels
-
-
-def lab_ctest_args(build_dir: Path, lab: Lab) -> list[str]:
-    return ["--test-dir", str(build_dir), "-L", f"^{lab.label}$"]
-
-
-def failure_summary(output: str) -> str:
-    """The first line of a failed Catch2 test's message: the exception's message, or the
-    expansion of the failed check, or the failed expression."""
-    lines = output.splitlines()
-    for i, line in enumerate(lines):
-        if "FAILED:" not in line:
-            continue
-        block = []
-        for following in lines[i + 1:]:
-            if not following.strip() or following.startswith(("----", "====")):
-                if block:
-                    break
-                continue
-            block.append(following.strip())
-        for j, text in enumerate(block):
-            if text.endswith("with message:") and j + 1 < len(block):
-                # Catch2 v3 wraps at 80 columns, after a space or a hyphen: a line that opens a
-                # parenthesis it does not close ("... (read docs/labs/...") goes on below.
-                message = block[j + 1]
-                for more in block[j + 2:]:
-                    if message.count("(") <= message.count(")"):
-                        break
-                    message += ("" if message.endswith("-") else " ") + more
-                return message
-            if text.endswith("with expansion:") and j + 1 < len(block):
-                return f"{block[0]}  with expansion: {block[j + 1]}" if j > 0 else block[j + 1]
-        if block:
-            return block[0]
-        return line.strip()
-    interesting = [l.strip() for l in lines if l.strip() and not l.startswith(("====", "----", "...."))]
-    return interesting[-1] if interesting else "(no output)"
-
-
-def docs_section(output: str) -> str | None:
-    """The docs section a failure points to: the one a skeleton's "not implemented yet" names
-    (what to write first), else the test's own "read:" line (what the behaviour is), else any."""
-    # Catch2 v3 wraps its console output at 80 columns, after a space (hence \s+) or a hyphen
-    # (joined again here).
-    unwrapped = re.sub(r"(?<=-)\n[ \t]+", "", output)
-    for pattern in (r"not implemented yet: \S+\s+\(read\s+(" + DOC_SECTION.pattern + r")\)",
-                    r"^read: (" + DOC_SECTION.pattern + r")"):
-        match = re.search(pattern, unwrapped, re.MULTILINE)
-        if match:
-            return match.group(1)
-    match = DOC_SECTION.search(output)
-    return match.group(0) if match else None
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ctest_results import (TestResult, docs_section, failure_summary, lab_ctest_args, run_ctest,  # noqa: E402
+                           test_labels)
+from lint import cmd_lint  # noqa: E402
+from socklab_base import (BUILD_DIRS, HANDOUT, ROOT, SKELETON_SECONDS_LIMIT, Failure, build, configure,  # noqa: E402
+                          heading, in_ci, quote, read_manifest, rerun_one, run_step, say, table)
 
 
 # --- ./socklab test -----------------------------------------------------------------------
@@ -627,140 +353,71 @@ def cmd_fuzz(seconds: int) -> int:
     return 1 if failed else 0
 
 
-# --- ./socklab lint -----------------------------------------------------------------------
-
-FINDING = re.compile(r"^(?P<where>[^\s:][^:]*:\d+:\d+): (?P<kind>warning|error): (?P<what>.*?)(?: \[(?P<check>[^\]]+)\])?$")
-
-
-def existing(*folders: str) -> list[Path]:
-    return [ROOT / f for f in folders if (ROOT / f).is_dir()]
-
-
-def sources(folders: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
-    found = set()
-    for folder in folders:
-        for path in folder.rglob("*"):
-            if path.suffix in suffixes and path.is_file():
-                found.add(path)
-    return sorted(found)
-
-
-def compiled_files(database: Path) -> set[str]:
-    """The source files a compile_commands.json knows how to compile."""
-    entries = json.loads(database.read_text(encoding="utf-8"))
-    return {str((Path(e.get("directory", ".")) / e["file"]).resolve()) for e in entries}
-
-
-def tidy_one(path: Path, build_dir: Path) -> tuple[Path, int, str]:
-    # The compile commands are GCC's: clang-tidy must skip GCC-only warning flags (-Wno-restrict).
-    done = subprocess.run(["clang-tidy", "-p", str(build_dir), "--quiet",
-                           "--extra-arg=-Wno-unknown-warning-option", str(path)], cwd=ROOT,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
-    return path, done.returncode, done.stdout + done.stderr
-
-
-def finding_blocks(output: str) -> list[list[str]]:
-    """clang-tidy's output cut into findings: a 'file:line:col: warning|error:' line and the lines
-    (source, caret, notes) under it. Noise such as 'N warnings generated.' is dropped."""
-    blocks: list[list[str]] = []
-    for line in output.splitlines():
-        if re.match(r"^\d+ (warning|error)s? (generated|treated as errors?)", line) or \
-                line.startswith(("Suppressed ", "Use -header-filter", "Error while processing")):
-            continue
-        match = FINDING.match(line)
-        if match:
-            blocks.append([line])
-        elif blocks:
-            blocks[-1].append(line)
-    return blocks
-
-
-def cmd_lint() -> int:
-    problems = 0
-    heading("clang-format --dry-run --Werror")
-    # grader/corpus holds hostile submissions as they were handed in (a digraph directive, say):
-    # formatting them could change what they test.
-    format_files = [f for f in sources(existing("labs", "solutions", "bench", "fuzz", "grader"), (".cpp", ".hpp"))
-                    if "corpus" not in f.relative_to(ROOT).parts[:2]]
-    bad_format: dict[str, int] = {}
-    for start in range(0, len(format_files), 100):
-        chunk = format_files[start:start + 100]
-        done = subprocess.run(["clang-format", "--dry-run", "--Werror", *map(str, chunk)], cwd=ROOT,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
-        for line in done.stderr.splitlines():
-            match = re.match(r"^(.*?):\d+:\d+: (?:error|warning): code should be clang-formatted", line)
-            if match:
-                name = Path(match.group(1)).resolve().relative_to(ROOT).as_posix()
-                bad_format[name] = bad_format.get(name, 0) + 1
-        if done.returncode != 0 and not bad_format:
-            raise Failure(f"clang-format failed: {done.stderr.strip()}")
-    for name, count in sorted(bad_format.items()):
-        say(f"  {name}: {count} place(s) to reformat")
-    if bad_format:
-        problems += sum(bad_format.values())
-        say(f"{len(bad_format)} of {len(format_files)} files need formatting: run "
-            "clang-format -i FILE (and review the diff), or see each place with "
-            "clang-format --dry-run FILE")
-    else:
-        say(f"{len(format_files)} files formatted as .clang-format says.")
-
-    heading(f"clang-tidy ({TIDY_JOBS} files at a time)")
-    preset = "student" if HANDOUT else "solution"
-    build_dir = BUILD_DIRS[preset]
-    tidy_folders = [ROOT / "labs" / "common" / "src", ROOT / "labs" / "common" / "testkit" / "src"]
-    tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/app") if p.is_dir())
-    if HANDOUT:
-        # The student's code, and what the student build compiles (it does not build the grader).
-        tidy_folders += existing("grader/script", "grader/refpeer")
-        tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/src") if p.is_dir())
-    else:
-        tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade", "grader/sandbox")
-    tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
-    database = build_dir / "compile_commands.json"
-    if not database.is_file():
-        say(f"{build_dir.name}/compile_commands.json is missing: configuring preset {preset} first.")
-        configure(preset, quiet=True)
-    elif not set(map(str, tidy_files)) <= compiled_files(database):
-        say(f"{build_dir.name}/compile_commands.json lacks some sources (a new lab?): configuring preset "
-            f"{preset} again.")
-        configure(preset, quiet=True)
-    seen: set[str] = set()
-    findings = 0
-    broken: list[str] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=TIDY_JOBS) as pool:
-        for path, returncode, output in pool.map(lambda p: tidy_one(p, build_dir), tidy_files):
-            blocks = finding_blocks(output)
-            for block in blocks:
-                if block[0] in seen:  # a finding in a header shows once for every file including it
-                    continue
-                seen.add(block[0])
-                findings += 1
-                say("\n".join(block))
-            if returncode != 0 and not blocks:
-                broken.append(f"{path.relative_to(ROOT)}: clang-tidy exited {returncode}:\n{output.strip()}")
-    for text in broken:
-        say(text)
-    if findings or broken:
-        problems += findings + len(broken)
-        say(f"clang-tidy: {findings} finding(s) in {len(tidy_files)} files"
-            + (f", {len(broken)} file(s) it could not check" if broken else "")
-            + ". Fix the code, or if a check is wrong here, silence that line with // NOLINT(check-name) "
-              "and say why.")
-    else:
-        say(f"clang-tidy: {len(tidy_files)} files, no finding.")
-    if problems:
-        say(f"\nlint failed: {sum(bad_format.values())} place(s) to reformat in {len(bad_format)} file(s), "
-            f"{findings} clang-tidy finding(s)" + (f", {len(broken)} file(s) clang-tidy could not check"
-                                                    if broken else "") + ".")
-        return 1
-    say(f"\nlint: clean ({len(format_files)} files formatted, {len(tidy_files)} files through clang-tidy).")
-    return 0
-
-
 # --- main ---------------------------------------------------------------------------------
 
-COMMANDS = {"test": cmd_test, "status": cmd_status, "grade": lambda: cmd_grade([]), "lint": cmd_lint,
-            "sanitize": cmd_sanitize, "bench": cmd_bench}
+COMMAND_LIST = ROOT / "tools" / "commands.tsv"
+# The commands of the list that this file runs (./socklab runs the others itself, or another tool).
+PYTHON_COMMANDS = ("test", "status", "grade", "lint", "sanitize", "fuzz", "bench")
+EX_USAGE = 64  # sysexits.h: the command was used wrongly
+
+
+@dataclass
+class Command:
+    name: str
+    audience: str  # student | instructor | both
+    usage: str
+    text: str
+
+
+def read_commands() -> list[Command]:
+    """The rows of tools/commands.tsv: name, for whom, usage and what it does, tab-separated."""
+    commands = []
+    for line in COMMAND_LIST.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, audience, usage, text = line.split("\t")
+            commands.append(Command(name, audience, usage, text))
+    return commands
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message} (./socklab help lists the commands)", file=sys.stderr)
+        sys.exit(EX_USAGE)
+
+
+def seconds(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds above 0")
+    return int(text)
+
+
+def command_parser() -> Parser:
+    """The parser of the commands this file runs, with the help texts of the list, for this tree
+    (a handout's rows in a handout)."""
+    who = "student" if HANDOUT else "instructor"
+    parser = Parser(prog="./socklab", description="The socklab commands that run in python3.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for command in read_commands():
+        if command.name in PYTHON_COMMANDS and command.audience in ("both", who):
+            sub = commands.add_parser(command.name, help=command.text, description=command.text)
+            if command.name == "fuzz":
+                sub.add_argument("seconds", nargs="?", type=seconds, default=60,
+                                 help="how long to run each fuzz target (60 by default)")
+            if command.name == "grade":
+                sub.add_argument("args", nargs="*", help="socklab-grade's own options (./socklab grade --help)")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "test":
+        # In a handout, test is the student's: the status, failing until every test passes.
+        return cmd_status(exit_status=True) if HANDOUT else cmd_test()
+    if args.command == "grade":
+        return cmd_grade(args.args)
+    if args.command == "fuzz":
+        return cmd_fuzz(args.seconds)
+    return {"status": cmd_status, "lint": cmd_lint, "sanitize": cmd_sanitize, "bench": cmd_bench}[args.command]()
 
 
 def main(argv: list[str]) -> int:
@@ -769,35 +426,19 @@ def main(argv: list[str]) -> int:
               "your instructor). To run your own code under the sanitizers or the fuzzer, use the presets as "
               "your lab's page shows, e.g. cmake --preset asan -B build-asan-mine && cmake --build "
               "build-asan-mine && ctest --test-dir build-asan-mine -L lab02", file=sys.stderr)
-        return 64
-    if HANDOUT and argv == ["test"]:
-        try:
-            return cmd_status(exit_status=True)
-        except Failure as failure:
-            print(f"\nsocklab test: {failure}", file=sys.stderr)
-            return 1
-    if len(argv) in (1, 2) and argv[0] == "fuzz":
-        seconds = argv[1] if len(argv) == 2 else "60"
-        if not seconds.isdigit() or int(seconds) == 0:
-            print("usage: ./socklab fuzz [SECONDS]   (a whole number above 0; 60 by default)", file=sys.stderr)
-            return 64
-        return cmd_fuzz(int(seconds))
+        return EX_USAGE
     if argv and argv[0] == "grade":
-        try:
-            return cmd_grade(argv[1:])
-        except Failure as failure:
-            print(f"\nsocklab grade: {failure}", file=sys.stderr)
-            return 1
-    if len(argv) != 1 or argv[0] not in COMMANDS:
-        print(f"usage: ./socklab {{{'|'.join(COMMANDS)}}}   (./socklab help says more)", file=sys.stderr)
-        return 64
+        # Everything after grade is socklab-grade's (its options start with --): not parsed here.
+        args = argparse.Namespace(command="grade", args=argv[1:])
+    else:
+        args = command_parser().parse_args(argv)
     try:
-        return COMMANDS[argv[0]]()
+        return run_command(args)
     except Failure as failure:
-        print(f"\nsocklab {argv[0]}: {failure}", file=sys.stderr)
+        print(f"\nsocklab {args.command}: {failure}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\nsocklab {argv[0]}: interrupted.", file=sys.stderr)
+        print(f"\nsocklab {args.command}: interrupted.", file=sys.stderr)
         return 130
 
 
