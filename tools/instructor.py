@@ -9,6 +9,7 @@ nothing they must not have; check_handout() proves the second half.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -359,35 +360,41 @@ def _add(bundle: zipfile.ZipFile, source: Path, name: str) -> None:
     bundle.writestr(info, source.read_bytes())
 
 
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="instructor.py", description="The instructor's packaging commands "
+                                     "(./socklab handout, ./socklab gradescope).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("handout", help="the student handout: the folder OUT and OUT.tar.gz").add_argument(
+        "out", type=Path, metavar="OUT")
+    commands.add_parser("gradescope", help="a Gradescope autograder bundle").add_argument(
+        "out", type=Path, metavar="OUT.zip")
+    commands.add_parser("check-handout", help="the leak check of a handout folder alone").add_argument(
+        "out", type=Path, metavar="FOLDER")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    usage = ("usage: ./socklab handout OUT | ./socklab gradescope OUT.zip | "
-             "python3 tools/instructor.py check-handout FOLDER (the leak check alone)")
-    if any(arg in ("-h", "--help") for arg in argv) or argv[:1] == ["help"]:
-        print(usage)
-        return 0
-    if len(argv) != 2 or argv[0] not in ("handout", "gradescope", "check-handout") or argv[1].startswith("-"):
-        print(usage, file=sys.stderr)
-        return 64
+    args = arguments(argv)
     try:
-        if argv[0] == "handout":
-            folder, tarball = make_handout(Path(argv[1]))
+        if args.command == "handout":
+            folder, tarball = make_handout(args.out)
             count = sum(1 for p in folder.rglob("*") if p.is_file())
             print(f"handout: {count} files in {folder}\n         {tarball} ({tarball.stat().st_size // 1024} KiB)\n"
                   f"no file of solutions/ or grader/hidden/ and no function body of the reference solutions "
                   f"is in it.\nnext: give students the folder (as a repository) or the .tar.gz; see "
                   f"docs/instructors/course-setup.md")
-        elif argv[0] == "gradescope":
-            bundle = make_gradescope(Path(argv[1]))
+        elif args.command == "gradescope":
+            bundle = make_gradescope(args.out)
             print(f"gradescope: {bundle} ({bundle.stat().st_size // 1024} KiB); upload it as the autograder "
                   "(docs/instructors/course-setup.md#gradescope)")
         else:
-            problems = check_handout(Path(argv[1]))
+            problems = check_handout(args.out)
             for problem in problems:
                 print(problem)
             print(f"check-handout: {len(problems)} problem(s)")
             return 1 if problems else 0
     except Failure as failure:
-        print(f"socklab {argv[0]}: {failure}", file=sys.stderr)
+        print(f"socklab {args.command}: {failure}", file=sys.stderr)
         return 1
     return 0
 
