@@ -171,9 +171,9 @@ function(socklab_add_lab id folder)
 endfunction()
 
 # Deadlines in scripts stretch under the sanitizers, as the tests' own deadlines do.
-if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+if(SOCKLAB_SANITIZER STREQUAL "thread")
   set(SOCKLAB_SCRIPT_TIME_SCALE 15)
-elseif(CMAKE_CXX_FLAGS MATCHES "sanitize=address")
+elseif(SOCKLAB_SANITIZER STREQUAL "address" OR SOCKLAB_FUZZ)
   set(SOCKLAB_SCRIPT_TIME_SCALE 5)
 else()
   set(SOCKLAB_SCRIPT_TIME_SCALE 1)
