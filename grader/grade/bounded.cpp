@@ -181,11 +181,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     const std::vector<char*> envp = sandbox::pointers(environment);
 
     const auto start = Clock::now();
-    std::shared_lock forking(script::fork_lock());
-    const pid_t pid = ::fork();
-    if (pid != 0) {
-        forking.unlock();
-    }
+    const pid_t pid = sandbox::fork_child();
     if (pid < 0) {
         throw std::system_error(errno, std::generic_category(), "fork");
     }

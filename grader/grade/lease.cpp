@@ -22,9 +22,7 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <regex>
-#include <shared_mutex>
 #include <stdexcept>
 #include <system_error>
 
@@ -175,26 +173,35 @@ UserLease::~UserLease() {
     }
 }
 
+namespace {
+
+// Runs body in a child process that has become uid (no supplementary groups, real, effective and
+// saved ids all uid) and returns what body returned; false where the child could not become uid.
+// body runs between fork and _exit: it may only make system calls, not allocate or lock.
+template <typename Body> bool as_user(int uid, const Body& body) {
+    const pid_t pid = sandbox::fork_child();
+    if (pid == 0) {
+        const auto id = static_cast<uid_t>(uid);
+        if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
+            ::_exit(1);
+        }
+        ::_exit(body() ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+} // namespace
+
 int kill_user(int uid) {
     const int first = alive_of_user(uid);
     for (int round = 0, alive = first; round < 50 && alive > 0; ++round, alive = alive_of_user(uid)) {
-        std::shared_lock forking(script::fork_lock());
-        const pid_t pid = ::fork();
-        if (pid != 0) {
-            forking.unlock();
-        }
-        if (pid == 0) {
-            const auto id = static_cast<uid_t>(uid);
-            if (::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) {
-                ::_exit(1);
-            }
+        (void)as_user(uid, [] {
             for (int i = 0; i < 20 && ::kill(-1, SIGKILL) == 0; ++i) {
                 ::usleep(500); // a fork bomb may fork between two rounds: the next one gets it
             }
-            ::_exit(0);
-        }
-        int status = 0;
-        ::waitpid(pid, &status, 0);
+            return true;
+        });
     }
     // A killed orphan stays a zombie until init reaps it (a second or two on some machines), and a
     // zombie still counts against the user's RLIMIT_NPROC: the next lab's tests could not fork.
@@ -239,19 +246,7 @@ WorkLock::~WorkLock() {
 
 bool user_can_reach(int uid, const fs::path& folder) {
     const std::string path = folder.string();
-    std::shared_lock forking(script::fork_lock());
-    const pid_t pid = ::fork();
-    if (pid != 0) {
-        forking.unlock();
-    }
-    if (pid == 0) {
-        const auto id = static_cast<uid_t>(uid);
-        const bool ok = ::setgroups(0, nullptr) == 0 && ::setresgid(id, id, id) == 0 &&
-                        ::setresuid(id, id, id) == 0 && ::access(path.c_str(), R_OK | X_OK) == 0;
-        ::_exit(ok ? 0 : 1);
-    }
-    int status = 0;
-    return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return as_user(uid, [&path] { return ::access(path.c_str(), R_OK | X_OK) == 0; });
 }
 
 } // namespace socklab::grade

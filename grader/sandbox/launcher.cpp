@@ -18,7 +18,6 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <shared_mutex>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -137,8 +136,7 @@ bool start(const Policy& p, Instance& out, std::string& error) {
     std::vector<std::string> env = environment(lp);
     const std::vector<char*> args = pointers(words);
     const std::vector<char*> envp = pointers(env);
-    std::shared_lock forking(fork_lock());
-    const pid_t pid = ::fork();
+    const pid_t pid = fork_child();
     if (pid == 0) {
         ::setpgid(0, 0);
         const int devnull = ::open("/dev/null", O_RDWR);
@@ -156,7 +154,6 @@ bool start(const Policy& p, Instance& out, std::string& error) {
         ::execve(args[0], args.data(), envp.data());
         ::_exit(127);
     }
-    forking.unlock();
     ::close(sv[1]);
     if (pid < 0) {
         error = std::string("fork: ") + std::strerror(errno);

@@ -313,6 +313,15 @@ std::shared_mutex& fork_lock() {
     return lock;
 }
 
+pid_t fork_child() {
+    std::shared_lock forking(fork_lock());
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        (void)forking.release(); // the child's copy: it execs or exits, and never unlocks it
+    }
+    return pid;
+}
+
 int program_status(int bwrap_status) {
     if (WIFEXITED(bwrap_status) && WEXITSTATUS(bwrap_status) > 128 && WEXITSTATUS(bwrap_status) < 128 + 65) {
         return WEXITSTATUS(bwrap_status) - 128; // as waitpid reports "killed by signal N"

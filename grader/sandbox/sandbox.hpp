@@ -72,6 +72,11 @@ int enter(const Policy& p) noexcept;
 // (script::fork_lock, process.hpp, says why).
 std::shared_mutex& fork_lock();
 
+// fork(2) with fork_lock held shared while it runs, the one way the grader forks. The parent gets
+// the child's pid (or -1, errno set) with the lock released; the child gets 0 and must exec or
+// _exit (its copy of the lock is never released, and never used again).
+[[nodiscard]] pid_t fork_child();
+
 // bwrap exits with 128 + N when its program was killed by signal N: the wait status the program
 // itself ended with, from the wait status of bwrap.
 [[nodiscard]] int program_status(int bwrap_status);

@@ -118,11 +118,7 @@ bool Process::start(std::string& error) {
         envp.push_back(e.data());
     }
     envp.push_back(nullptr);
-    std::shared_lock forking(fork_lock());
-    pid_ = ::fork();
-    if (pid_ != 0) {
-        forking.unlock();
-    }
+    pid_ = sandbox::fork_child();
     if (pid_ == 0) {
         ::setpgid(0, 0);
         if (const int e = sandbox::enter(confinement_); e != 0) {
