@@ -178,7 +178,8 @@ namespace {
 // Runs body in a child process that has become uid (no supplementary groups, real, effective and
 // saved ids all uid) and returns what body returned; false where the child could not become uid.
 // body runs between fork and _exit: it may only make system calls, not allocate or lock.
-template <typename Body> bool as_user(int uid, const Body& body) {
+template <typename Body>
+bool as_user(int uid, const Body& body) {
     const pid_t pid = sandbox::fork_child();
     if (pid == 0) {
         const auto id = static_cast<uid_t>(uid);
