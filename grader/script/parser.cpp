@@ -133,17 +133,17 @@ private:
 const std::regex kName("[a-z][a-z0-9_-]*");
 const std::regex kDuration("([0-9]+)(ms|s)");
 
-const std::set<std::string> kStatements = {"seed",   "timeout", "docs",  "check",   "server",        "run",
-                                           "listen", "accept",  "pause", "connect", "expect-refused"};
+// The settings: statements that are not steps.
+const std::set<std::string> kSettings = {"seed", "timeout", "docs", "check"};
+
+// A word that starts a statement: a setting, or a step that stands alone.
+bool starts_a_statement(const std::string& word) {
+    const auto op = op_named(word);
+    return kSettings.count(word) != 0 || (op && stands_alone(*op));
+}
 
 const std::map<std::string, int> kSignals = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"KILL", SIGKILL},
                                              {"HUP", SIGHUP},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}};
-
-// What a statement about a connection or a program may say, and how its arguments look.
-const std::set<std::string> kChannelVerbs = {"send",         "send-split",  "send-random",  "shutdown",
-                                             "close",        "reset",       "expect-line",  "expect-regex",
-                                             "expect-bytes", "expect-eof",  "expect-reset", "expect-silence",
-                                             "signal",       "expect-exit", "expect-stderr"};
 
 class StatementParser {
 public:
@@ -270,7 +270,7 @@ Script parse_script(const std::string& text, const std::string& path) {
         step.text = trim(raw.substr(0, raw.find(" #")));
         const std::string first = p.word("a statement");
         const auto define = [&](std::set<std::string>& set, const std::string& n) {
-            if (kStatements.count(n) != 0) {
+            if (starts_a_statement(n)) {
                 lp.fail("'" + n +
                         "' is a statement, so it cannot name a program or connection (say srv, lab04, a)");
             }
@@ -279,7 +279,7 @@ Script parse_script(const std::string& text, const std::string& path) {
             }
             set.insert(n);
         };
-        if (kStatements.count(first) == 0) {
+        if (!starts_a_statement(first)) {
             // NAME VERB ...
             if (!defined(first)) {
                 lp.fail("'" + first +
@@ -287,22 +287,22 @@ Script parse_script(const std::string& text, const std::string& path) {
                         "connect, accept or listen)");
             }
             step.subject = first;
-            step.op = p.word("what to do with " + first);
-            if (kChannelVerbs.count(step.op) == 0) {
-                lp.fail("unknown action '" + step.op + "' (see docs/reference/scripts.md)");
+            const std::string verb = p.word("what to do with " + first);
+            const auto op = op_named(verb);
+            if (!op || stands_alone(*op)) {
+                lp.fail("unknown action '" + verb + "' (see docs/reference/scripts.md)");
             }
+            step.op = *op;
             const bool is_program = programs.count(first) > 0;
             if (listeners.count(first) > 0) {
                 lp.fail("'" + first + "' is a listener: accept a connection from it first");
             }
-            if ((step.op == "signal" || step.op == "expect-exit" || step.op == "expect-stderr") &&
-                !is_program) {
-                lp.fail(step.op + " needs a program started by server or run; '" + first +
-                        "' is a connection");
+            if (for_programs_only(step.op) && !is_program) {
+                lp.fail(verb + " needs a program started by server or run; '" + first + "' is a connection");
             }
-            if (step.op == "send") {
+            if (step.op == Op::Send) {
                 step.data = p.bytes("the bytes to send");
-            } else if (step.op == "send-split") {
+            } else if (step.op == Op::SendSplit) {
                 step.number = p.number("fragment size");
                 if (step.number < 1) {
                     lp.fail("the fragment size must be at least 1");
@@ -311,7 +311,7 @@ Script parse_script(const std::string& text, const std::string& path) {
                 if (p.optional_keyword("gap")) {
                     step.duration = p.duration("gap between fragments");
                 }
-            } else if (step.op == "send-random") {
+            } else if (step.op == Op::SendRandom) {
                 step.number = p.number("smallest fragment size");
                 step.number2 = p.number("largest fragment size");
                 if (step.number < 1 || step.number2 < step.number) {
@@ -321,9 +321,9 @@ Script parse_script(const std::string& text, const std::string& path) {
                 if (p.optional_keyword("gap")) {
                     step.duration = p.duration("gap between fragments");
                 }
-            } else if (step.op == "expect-line" || step.op == "expect-bytes") {
+            } else if (step.op == Op::ExpectLine || step.op == Op::ExpectBytes) {
                 step.data = p.bytes("the expected bytes");
-            } else if (step.op == "expect-regex" || step.op == "expect-stderr") {
+            } else if (step.op == Op::ExpectRegex || step.op == Op::ExpectStderr) {
                 step.data = p.bytes("a regular expression", false);
                 try {
                     // {NAME.port} is filled in when the step runs; check the rest now.
@@ -332,9 +332,9 @@ Script parse_script(const std::string& text, const std::string& path) {
                 } catch (const std::regex_error& e) {
                     lp.fail("the regular expression \"" + step.data + "\" is not valid: " + e.what());
                 }
-            } else if (step.op == "expect-silence") {
+            } else if (step.op == Op::ExpectSilence) {
                 step.duration = p.duration("how long to expect silence");
-            } else if (step.op == "signal") {
+            } else if (step.op == Op::Signal) {
                 const std::string sig = p.word("a signal name (TERM, INT, KILL, HUP, QUIT, USR1)");
                 const auto it = kSignals.find(sig);
                 if (it == kSignals.end()) {
@@ -342,28 +342,27 @@ Script parse_script(const std::string& text, const std::string& path) {
                 }
                 step.number = it->second;
                 step.data = sig;
-            } else if (step.op == "expect-exit") {
+            } else if (step.op == Op::ExpectExit) {
                 step.number = p.number("exit code");
                 if (step.number > 255) {
                     lp.fail("an exit code is 0 to 255");
                 }
             }
-            if (step.op == "expect-silence" || step.op == "send" || step.op == "send-split" ||
-                step.op == "send-random" || step.op == "shutdown" || step.op == "close" ||
-                step.op == "reset" || step.op == "signal") {
+            if (step.op == Op::ExpectSilence || step.op == Op::Send || step.op == Op::SendSplit ||
+                step.op == Op::SendRandom || step.op == Op::Shutdown || step.op == Op::Close ||
+                step.op == Op::Reset || step.op == Op::Signal) {
                 p.end();
             } else {
                 p.finish(step);
             }
-            if (step.op == "close" || step.op == "reset") {
+            if (step.op == Op::Close || step.op == Op::Reset) {
                 if (is_program) {
-                    lp.fail(step.op + " is for connections; for a program's input use shutdown");
+                    lp.fail(verb + " is for connections; for a program's input use shutdown");
                 }
             }
             script.steps.push_back(std::move(step));
             continue;
         }
-        step.op = first;
         if (first == "seed") {
             script.seed = static_cast<std::uint64_t>(p.number("seed"));
             p.end();
@@ -411,22 +410,23 @@ Script parse_script(const std::string& text, const std::string& path) {
             script.checks.push_back(std::move(check));
             continue;
         }
-        if (first == "server" || first == "run") {
+        step.op = *op_named(first); // a step that stands alone: the settings are done above
+        if (step.op == Op::Server || step.op == Op::Run) {
             step.subject = p.name("program name");
             define(programs, step.subject);
             step.words.push_back(p.word("the program to start"));
             while (!p.done()) {
-                if (first == "server" && !p.peek().quoted && p.peek().text == "within") {
+                if (step.op == Op::Server && !p.peek().quoted && p.peek().text == "within") {
                     p.finish(step); // how long to wait for its listening line
                     break;
                 }
                 step.words.push_back(p.peek().quoted ? p.bytes("an argument") : p.word("an argument"));
             }
-        } else if (first == "listen") {
+        } else if (step.op == Op::Listen) {
             step.subject = p.name("listener name");
             define(listeners, step.subject);
             p.end();
-        } else if (first == "accept") {
+        } else if (step.op == Op::Accept) {
             step.subject = p.name("connection name");
             define(connections, step.subject);
             if (!p.optional_keyword("from")) {
@@ -438,17 +438,17 @@ Script parse_script(const std::string& text, const std::string& path) {
             }
             step.words.push_back(from);
             p.finish(step);
-        } else if (first == "pause") {
+        } else if (step.op == Op::Pause) {
             step.duration = p.duration("how long to pause");
             p.end();
-        } else if (first == "connect") {
+        } else if (step.op == Op::Connect) {
             step.subject = p.name("connection name");
             define(connections, step.subject);
             if (p.optional_keyword("to")) {
                 step.words.push_back(p.word("a server name or HOST:PORT"));
             }
             p.finish(step);
-        } else if (first == "expect-refused") {
+        } else if (step.op == Op::ExpectRefused) {
             if (!p.done() && !p.peek().quoted && p.peek().text != "within") {
                 step.words.push_back(p.word("a server name or HOST:PORT"));
             }

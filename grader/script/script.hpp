@@ -2,6 +2,8 @@
 // docs/reference/scripts.md for the language, with an example of every statement).
 #pragma once
 
+#include "statement.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -13,12 +15,12 @@ namespace socklab::script {
 
 using Duration = std::chrono::milliseconds;
 
-// One statement of a script. `op` is the statement's keyword ("server", "send", "expect-line",
-// ...); `subject` the connection or program it acts on, empty for statements that stand alone.
+// One statement of a script. `op` is the statement (statement.hpp); `subject` the connection or
+// program it acts on, empty for statements that stand alone.
 struct Step {
     int line = 0;     // line number in the script, for messages
     std::string text; // the statement as written, for the transcript
-    std::string op;
+    Op op = Op::Pause;
     std::string subject;
     std::vector<std::string> words; // program and arguments (server/run), a target (connect)
     std::string data;               // bytes to send or expect, a regex, a docs section
