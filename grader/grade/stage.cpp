@@ -22,13 +22,6 @@ std::string now_utc() {
     return text;
 }
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 Context::Context(const GradeOptions& options, const Rubric& rubric)
     : options(options), rubric(rubric), root(fs::absolute(options.root)), work(fs::absolute(options.work)),
       build(work / "build"), files(work / "files") {}

@@ -29,8 +29,8 @@ inline const std::string kNoGroup = "(in no group of the rubric)";
 // Now, as 2024-01-31T12:00:00Z.
 [[nodiscard]] std::string now_utc();
 
-// The whole content of a file ("" when it cannot be read).
-[[nodiscard]] std::string read_text(const std::filesystem::path& path);
+// The whole content of a file ("" when it cannot be read): the sandbox's reader.
+using sandbox::read_text;
 
 // Context: what the stages of one grade share. The Grader makes it for one submission and fills
 // it in as it sets up the sandbox and starts the clock (build_phase); the stages (build.hpp,

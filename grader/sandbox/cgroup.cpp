@@ -1,4 +1,5 @@
 #include "cgroup.hpp"
+#include "sandbox.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -26,16 +27,9 @@ bool write_file(const fs::path& path, const std::string& text) {
     return static_cast<bool>(out);
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // This process's cgroup under a v1 controller ("/process_api/xyz"), from /proc/self/cgroup.
 std::string own_v1_path(const std::string& controller) {
-    std::istringstream lines(read_file("/proc/self/cgroup"));
+    std::istringstream lines(read_text("/proc/self/cgroup"));
     for (std::string line; std::getline(lines, line);) {
         const auto a = line.find(':');
         const auto b = line.find(':', a + 1);
@@ -90,7 +84,7 @@ std::unique_ptr<Group> Group::make(const std::string& name, std::uint64_t memory
         // v2: under a parent of ours whose children may use the memory and pids controllers (a
         // cgroup with processes may not, so not our own: the root's).
         const fs::path parent = kRoot / "socklab-grade";
-        const std::string root_controls = read_file(kRoot / "cgroup.subtree_control");
+        const std::string root_controls = read_text(kRoot / "cgroup.subtree_control");
         if (root_controls.find("memory") == std::string::npos ||
             root_controls.find("pids") == std::string::npos) {
             why_not = "cgroup v2 without the memory and pids controllers for new groups";
@@ -147,7 +141,7 @@ std::unique_ptr<Group> Group::make(const std::string& name, std::uint64_t memory
 int Group::count() const {
     std::set<int> pids;
     for (const auto& f : folders_) {
-        std::istringstream procs(read_file(fs::path(f) / "cgroup.procs"));
+        std::istringstream procs(read_text(fs::path(f) / "cgroup.procs"));
         for (int pid = 0; procs >> pid;) {
             pids.insert(pid);
         }
@@ -170,7 +164,7 @@ int Group::kill_all(std::chrono::milliseconds grace) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (count() > 0 && std::chrono::steady_clock::now() < until) {
         for (const auto& f : folders_) {
-            std::istringstream procs(read_file(fs::path(f) / "cgroup.procs"));
+            std::istringstream procs(read_text(fs::path(f) / "cgroup.procs"));
             for (int pid = 0; procs >> pid;) {
                 ::kill(pid, SIGKILL);
             }

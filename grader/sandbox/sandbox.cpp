@@ -308,6 +308,13 @@ std::vector<char*> pointers(std::vector<std::string>& words) {
     return out;
 }
 
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 std::shared_mutex& fork_lock() {
     static std::shared_mutex lock;
     return lock;

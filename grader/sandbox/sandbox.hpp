@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ int enter(const Policy& p) noexcept;
 // Held shared by every fork(2) of the grader; exclusively while a program file is being written
 // (script::fork_lock, process.hpp, says why).
 std::shared_mutex& fork_lock();
+
+// The whole content of a file, as bytes ("" when it cannot be read). The grader's one file reader.
+[[nodiscard]] std::string read_text(const std::filesystem::path& path);
 
 // fork(2) with fork_lock held shared while it runs, the one way the grader forks. The parent gets
 // the child's pid (or -1, errno set) with the lock released; the child gets 0 and must exec or
