@@ -64,7 +64,7 @@ public:
         ctx_.options.progress("lab " + m.id + ": running the tests");
         run_tests(m, lr, lab, bin);
         ctx_.options.progress("lab " + m.id + ": running the scripts");
-        run_scripts(m, lr, lab, bin);
+        run_scripts(m, lab, bin);
     }
 
 private:
@@ -276,7 +276,7 @@ private:
         return item;
     }
 
-    void run_scripts(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
+    void run_scripts(const ManifestLab& m, Lab& lab, const fs::path& bin) {
         std::vector<std::pair<fs::path, bool>> scripts; // path, hidden
         const auto add = [&](const fs::path& folder, bool hidden) {
             if (!fs::is_directory(folder)) {
@@ -297,7 +297,6 @@ private:
         if (ctx_.options.hidden) {
             add(ctx_.root / "grader" / "hidden" / m.folder, true);
         }
-        (void)lr;
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());
             if (ctx_.submission_left().count() == 0) {
@@ -329,17 +328,12 @@ private:
                 }
             }
             for (const auto& c : result.checks) {
-                Item item;
-                item.name = stem + "/" + c.name;
-                item.kind = "check";
-                item.group = hidden ? "hidden scripts" : "scripts";
-                item.hidden = hidden || c.hidden;
+                Item item = check_item(stem, c.name, hidden, c.hidden, c.points);
                 item.status = c.passed ? Status::Passed : Status::Failed;
                 item.reason = c.summary;
                 item.seconds = c.seconds;
                 item.seed = result.seed;
                 item.output = c.report;
-                item.max_score = c.points; // a weight until score() shares out the group's points
                 item.docs = docs_in(c.report);
                 if (item.docs.empty() && !c.passed) {
                     item.docs = script_docs;
@@ -356,16 +350,24 @@ private:
     static void not_run(const script::Script& script, const std::string& stem, bool hidden,
                         const std::string& reason, Lab& lab) {
         for (const auto& c : script.checks) {
-            Item item;
-            item.name = stem + "/" + c.name;
-            item.kind = "check";
-            item.group = hidden ? "hidden scripts" : "scripts";
-            item.hidden = hidden || c.hidden;
+            Item item = check_item(stem, c.name, hidden, c.hidden, c.points);
             item.status = Status::Error;
             item.reason = reason;
-            item.max_score = c.points;
             lab.items.push_back(std::move(item));
         }
+    }
+
+    // The item of one check of a script, before its outcome: its name, group and weight (its
+    // points, until score() shares out the group's points).
+    static Item check_item(const std::string& stem, const std::string& check, bool hidden_script,
+                           bool hidden_check, int points) {
+        Item item;
+        item.name = stem + "/" + check;
+        item.kind = "check";
+        item.group = hidden_script ? "hidden scripts" : "scripts";
+        item.hidden = hidden_script || hidden_check;
+        item.max_score = points;
+        return item;
     }
 
     const Context& ctx_;
