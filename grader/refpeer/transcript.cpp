@@ -1,6 +1,6 @@
 #include "transcript.hpp"
 
-#include "escape.hpp"
+#include "socklab/escape.hpp"
 
 #include <cstdio>
 
@@ -9,7 +9,7 @@ namespace refpeer {
 void Transcript::sent(std::string_view bytes) {
     if (!raw_) {
         const std::lock_guard lock(mutex_);
-        print("-> " + escape(bytes));
+        print("-> " + socklab::escape::quoted(bytes));
     }
 }
 
@@ -19,7 +19,7 @@ void Transcript::received(std::string_view bytes) {
         std::fwrite(bytes.data(), 1, bytes.size(), stdout);
         std::fflush(stdout);
     } else {
-        print("<- " + escape(bytes));
+        print("<- " + socklab::escape::quoted(bytes));
     }
 }
 

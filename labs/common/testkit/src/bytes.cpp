@@ -1,5 +1,7 @@
 #include "socklab/testkit/bytes.hpp"
 
+#include "socklab/escape.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -7,43 +9,14 @@
 namespace socklab::testkit {
 namespace {
 
-std::string escape_one(unsigned char c) {
-    switch (c) {
-    case '\r': return "\\r";
-    case '\n': return "\\n";
-    case '\t': return "\\t";
-    case '\0': return "\\0";
-    case '\\': return "\\\\";
-    case '"': return "\\\"";
-    default: break;
-    }
-    if (c >= 0x20 && c < 0x7f) {
-        return std::string(1, static_cast<char>(c));
-    }
-    char hex[5];
-    std::snprintf(hex, sizeof hex, "\\x%02x", c);
-    return hex;
-}
-
 std::string escape_all(std::string_view bytes) {
-    std::string out;
-    out.reserve(bytes.size());
-    for (const char c : bytes) {
-        out += escape_one(static_cast<unsigned char>(c));
-    }
-    return out;
+    return escape::escaped(bytes);
 }
 
 } // namespace
 
 std::string escape_bytes(std::string_view bytes, std::size_t max_bytes) {
-    if (bytes.size() <= max_bytes) {
-        return "\"" + escape_all(bytes) + "\"";
-    }
-    const std::size_t half = max_bytes / 2;
-    return "\"" + escape_all(bytes.substr(0, half)) + "\" ... (" + std::to_string(bytes.size() - 2 * half) +
-           " bytes elided, " + std::to_string(bytes.size()) + " in all) ... \"" +
-           escape_all(bytes.substr(bytes.size() - half)) + "\"";
+    return escape::quoted(bytes, max_bytes);
 }
 
 std::string random_bytes(std::size_t size, unsigned seed) {
