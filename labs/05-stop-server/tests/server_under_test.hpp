@@ -26,10 +26,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <initializer_list>
 #include <iostream>
 #include <memory>
@@ -219,26 +219,16 @@ public:
     }
 
 private:
-    // Runs work on a thread of its own; true when it finished within kStopPatience, or within as
-    // long again after unblock(). A thread that never finishes is left behind (the caller exits).
+    // Runs work on a thread of its own (the test kit's run_watched); true when it finished within
+    // kStopPatience, or within as long again after unblock(). A thread that never finishes is left
+    // behind (the caller ends the test program). What work threw is thrown again here.
     static bool within(const std::function<void()>& work, const std::function<void()>& unblock) {
-        auto done = std::make_shared<std::promise<void>>();
-        auto finished = done->get_future();
-        std::thread worker([work, done] {
-            work();
-            done->set_value();
-        });
-        if (finished.wait_for(kStopPatience) != std::future_status::ready) {
-            if (unblock) {
-                unblock();
-            }
-            if (finished.wait_for(kStopPatience) != std::future_status::ready) {
-                worker.detach();
-                return false;
-            }
+        const auto watched = socklab::testkit::run_watched(
+            Deadline(kStopPatience), unblock ? unblock : [] {}, kStopPatience, work);
+        if (watched.error) {
+            std::rethrow_exception(watched.error);
         }
-        worker.join();
-        return true;
+        return watched.ended != socklab::testkit::Ended::Never;
     }
 
     // The step that a stuck stop most likely got wrong, from what the server's threads are doing:

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <exception>
 #include <stdexcept>
+#include <utility>
 
 namespace socklab::testkit {
 namespace {
@@ -124,24 +125,21 @@ ServerInChild::ServerInChild() {
             ::pause(); // until the test kills it
         }
     }
-    signal_fd_ = read_end.release();
+    signal_fd_ = std::move(read_end);
 }
 
 ServerInChild::~ServerInChild() {
     crash();
-    if (signal_fd_ >= 0) {
-        ::close(signal_fd_);
-    }
 }
 
 void ServerInChild::wait_accepted(Deadline deadline) {
-    pollfd p{signal_fd_, POLLIN, 0};
+    pollfd p{signal_fd_.get(), POLLIN, 0};
     if (retry_on_eintr([&] { return ::poll(&p, 1, deadline.poll_timeout()); }) <= 0) {
         throw TimeoutError("the server in the child process accepted no connection within " +
                            std::to_string(deadline.budget().count()) + " ms");
     }
     char done = 0;
-    if (::read(signal_fd_, &done, 1) != 1 || done != 'A') {
+    if (::read(signal_fd_.get(), &done, 1) != 1 || done != 'A') {
         throw std::runtime_error("the server in the child process failed to accept");
     }
 }

@@ -64,8 +64,8 @@ void end_test_program(const std::string& what, std::string_view section) {
     std::_Exit(1);
 }
 
-void call_within(std::string_view what, Deadline deadline, const std::function<void()>& unblock,
-                 std::string_view hint, const std::function<void()>& call) {
+Watched run_watched(Deadline deadline, const std::function<void()>& unblock, milliseconds patience,
+                    const std::function<void()>& call) {
     auto outcome = std::make_shared<Outcome>();
     // call is copied into the thread: it must outlive this frame if the thread is left behind.
     std::thread worker([outcome, call] {
@@ -82,28 +82,37 @@ void call_within(std::string_view what, Deadline deadline, const std::function<v
         }
         outcome->changed.notify_all();
     });
+    Ended ended = Ended::InTime;
+    if (!outcome->wait_until(Clock::now() + deadline.remaining())) {
+        unblock();
+        ended = outcome->wait_until(Clock::now() + patience) ? Ended::AfterUnblock : Ended::Never;
+    }
+    if (ended == Ended::Never) {
+        worker.detach();
+        return Watched{ended, nullptr};
+    }
+    worker.join();
+    return Watched{ended, outcome->error};
+}
+
+void call_within(std::string_view what, Deadline deadline, const std::function<void()>& unblock,
+                 std::string_view hint, const std::function<void()>& call) {
     const auto budget = std::to_string(deadline.budget().count());
-    if (outcome->wait_until(Clock::now() + deadline.remaining())) {
-        worker.join();
-        if (outcome->error) {
-            std::rethrow_exception(outcome->error);
+    const Watched watched = run_watched(deadline, unblock, kUnblockPatience, call);
+    if (watched.ended == Ended::InTime) {
+        if (watched.error) {
+            std::rethrow_exception(watched.error);
         }
         return;
     }
-    unblock();
     std::string message = std::string(what) + " did not return within " + budget + " ms";
-    if (outcome->wait_until(Clock::now() + kUnblockPatience)) {
-        worker.join();
-        message += " (it returned only when the test shut its socket down)";
-        if (!hint.empty()) {
-            message += ": " + std::string(hint);
-        }
-        throw TimeoutError(message);
-    }
-    worker.detach();
-    message += ", nor when the test shut its socket down";
+    message += watched.ended == Ended::AfterUnblock ? " (it returned only when the test shut its socket down)"
+                                                    : ", nor when the test shut its socket down";
     if (!hint.empty()) {
         message += ": " + std::string(hint);
+    }
+    if (watched.ended == Ended::AfterUnblock) {
+        throw TimeoutError(message);
     }
     end_test_program(message + "\nThe test program ends here: a call that never returns cannot be stopped.");
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "socklab/testkit/deadline.hpp"
+#include "socklab/unique_fd.hpp"
 
 #include <sys/types.h>
 
@@ -59,7 +60,7 @@ public:
 
 private:
     pid_t pid_ = -1;
-    int signal_fd_ = -1; // read end of a pipe: the child writes one byte after accept
+    UniqueFd signal_fd_; // read end of a pipe: the child writes one byte after accept
     std::uint16_t port_ = 0;
 };
 

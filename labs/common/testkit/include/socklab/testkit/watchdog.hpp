@@ -5,6 +5,7 @@
 
 #include "socklab/testkit/deadline.hpp"
 
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -16,6 +17,25 @@ namespace socklab::testkit {
 
 // How long a call gets to return once unblock() has run.
 inline constexpr milliseconds kUnblockPatience{2000};
+
+// How a call run by run_watched ended.
+enum class Ended {
+    InTime,       // it returned before the deadline
+    AfterUnblock, // it returned only after unblock() ran, within the patience
+    Never,        // it had not returned even then: its thread is left running, detached
+};
+struct Watched {
+    Ended ended = Ended::Never;
+    std::exception_ptr error; // what the call threw, if it returned by throwing
+};
+
+// Runs call on a thread of its own and waits for it until deadline; if it has not returned by
+// then, runs unblock() and waits patience more. The primitive under call_within, for a test that
+// must tell the three endings apart (lab 05's stop: slow is a failure, never is the end of the
+// test program). With Ended::Never the caller must end the test program (end_test_program): the
+// call's thread still runs, and may use what the test's frame owns.
+[[nodiscard]] Watched run_watched(Deadline deadline, const std::function<void()>& unblock,
+                                  milliseconds patience, const std::function<void()>& call);
 
 // Runs call on a thread of its own and waits for it until deadline. When it returns in time, its
 // exception (if any) is thrown again here. When it does not, unblock() runs (shutdown(2) of the
