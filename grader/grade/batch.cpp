@@ -7,9 +7,6 @@
 #include "process.hpp"
 #include "stage.hpp"
 
-#include <fcntl.h>
-#include <sys/sendfile.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,49 +21,6 @@
 namespace fs = std::filesystem;
 
 namespace socklab::grade {
-
-// Copies the programs of folder from into folder to (made), keeping their modes. Each file is
-// open for writing only under script::fork_lock() held exclusively, and close-on-exec, so that no
-// child forked meanwhile keeps it open (running it would then fail with ETXTBSY).
-void copy_programs(const fs::path& from, const fs::path& to) {
-    fs::create_directories(to);
-    for (const auto& entry : fs::directory_iterator(from)) {
-        const fs::path target = to / entry.path().filename();
-        if (entry.is_directory()) {
-            copy_programs(entry.path(), target);
-            continue;
-        }
-        if (!entry.is_regular_file()) {
-            continue;
-        }
-        const int in = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
-        if (in < 0) {
-            throw std::system_error(errno, std::generic_category(), "open " + entry.path().string());
-        }
-        struct stat st = {};
-        (void)::fstat(in, &st);
-        const std::unique_lock writing(script::fork_lock());
-        const int out = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
-        if (out < 0) {
-            const int e = errno;
-            ::close(in);
-            throw std::system_error(e, std::generic_category(), "create " + target.string());
-        }
-        off_t offset = 0;
-        while (offset < st.st_size) {
-            const ssize_t n = ::sendfile(out, in, &offset, static_cast<std::size_t>(st.st_size - offset));
-            if (n <= 0) {
-                const int e = n < 0 ? errno : EIO;
-                ::close(in);
-                ::close(out);
-                throw std::system_error(e, std::generic_category(), "copy to " + target.string());
-            }
-        }
-        (void)::fchmod(out, st.st_mode & 07777);
-        ::close(out);
-        ::close(in);
-    }
-}
 
 std::vector<std::string> batch_students(const std::string& folder) {
     std::vector<std::string> names;

@@ -1,5 +1,6 @@
 #include "intake.hpp"
 
+#include "fd.hpp"
 #include "stage.hpp"
 
 #include <fcntl.h>
@@ -17,28 +18,12 @@ namespace fs = std::filesystem;
 namespace socklab::grade {
 namespace {
 
-// Owns one descriptor of the walk.
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
-    Fd& operator=(Fd&& other) noexcept {
-        std::swap(fd, other.fd);
-        return *this;
-    }
-};
+using sandbox::Fd;
 
 // Opens the folder base/relative without following a link below base; why says where it stopped.
 Fd open_folder(const std::filesystem::path& base, const std::filesystem::path& relative, std::string& why) {
     Fd at(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (at.fd < 0) {
+    if (at.get() < 0) {
         why = "missing";
         return at;
     }
@@ -52,10 +37,10 @@ Fd open_folder(const std::filesystem::path& base, const std::filesystem::path& r
             why = "a path with .. : not accepted";
             return Fd(-1);
         }
-        Fd next(::openat(at.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (next.fd < 0) {
+        Fd next(::openat(at.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (next.get() < 0) {
             struct stat st = {};
-            why = ::fstatat(at.fd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
+            why = ::fstatat(at.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)
                       ? "in " + walked.string() + ", a symbolic link: not accepted"
                       : "missing";
             return Fd(-1);
@@ -80,12 +65,12 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
                 std::size_t max_bytes) {
     Taken taken;
     Fd folder = open_folder(base, relative.parent_path(), taken.why_not);
-    if (folder.fd < 0) {
+    if (folder.get() < 0) {
         return taken;
     }
     const std::string name = relative.filename().string();
     struct stat st = {};
-    if (::fstatat(folder.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(folder.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         taken.why_not = "missing";
         return taken;
     }
@@ -98,10 +83,10 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
         return taken;
     }
     // O_NONBLOCK: a FIFO swapped in after the check must not hang the grader.
-    const Fd file(::openat(folder.fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        taken.why_not = file.fd < 0 ? std::string("cannot be read: ") + std::strerror(errno)
-                                    : "not a regular file: not accepted";
+    const Fd file(::openat(folder.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (file.get() < 0 || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        taken.why_not = file.get() < 0 ? std::string("cannot be read: ") + std::strerror(errno)
+                                       : "not a regular file: not accepted";
         return taken;
     }
     if (static_cast<std::size_t>(st.st_size) > max_bytes) {
@@ -111,7 +96,7 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
     std::string content;
     std::vector<char> buffer(65536);
     for (;;) {
-        const ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+        const ssize_t n = ::read(file.get(), buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -134,7 +119,7 @@ Taken take_file(const std::filesystem::path& base, const std::filesystem::path& 
 
 bool is_plain_folder(const std::filesystem::path& base, const std::filesystem::path& relative) {
     std::string why;
-    return open_folder(base, relative, why).fd >= 0;
+    return static_cast<bool>(open_folder(base, relative, why));
 }
 
 void place_files(const std::filesystem::path& submission, const std::filesystem::path& root,

@@ -25,6 +25,7 @@
 #include <regex>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -145,19 +146,15 @@ UserLease::UserLease() {
             found != nullptr) {
             continue; // an account of this machine's
         }
-        const int fd =
-            ::open((dir / (std::to_string(id) + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            const int name = bind_abstract("socklab-grade-uid-" + std::to_string(id));
-            if (name >= 0) {
+        sandbox::Fd lock(
+            ::open((dir / (std::to_string(id) + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) {
+            sandbox::Fd name(bind_abstract("socklab-grade-uid-" + std::to_string(id)));
+            if (name) {
                 uid_ = id;
-                fd_ = fd;
-                name_fd_ = name;
-                continue;
+                lock_ = std::move(lock);
+                name_ = std::move(name);
             }
-        }
-        if (fd >= 0) {
-            ::close(fd);
         }
     }
     if (uid_ < 0) {
@@ -165,13 +162,7 @@ UserLease::UserLease() {
     }
 }
 
-UserLease::~UserLease() {
-    for (const int fd : {fd_, name_fd_}) {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-}
+UserLease::~UserLease() = default;
 
 namespace {
 
@@ -224,13 +215,13 @@ int kill_leftovers(const fs::path& bin) {
 
 WorkLock::WorkLock(const fs::path& work, const std::function<void(const std::string&)>& progress) {
     fs::create_directories(work);
-    fd_ = ::open((work / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
+    fd_.reset(::open((work / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd_) {
         throw std::runtime_error("cannot open " + (work / ".lock").string() + ": " + std::strerror(errno));
     }
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
         progress("waiting for another socklab-grade that uses " + work.string());
-        ::flock(fd_, LOCK_EX);
+        ::flock(fd_.get(), LOCK_EX);
     }
     // A grader killed mid-build (SIGKILL, a lost terminal) may have left ninja and compilers
     // writing in this folder: a build beside them would copy half-written programs.
@@ -241,9 +232,7 @@ WorkLock::WorkLock(const fs::path& work, const std::function<void(const std::str
     }
 }
 
-WorkLock::~WorkLock() {
-    ::close(fd_);
-}
+WorkLock::~WorkLock() = default;
 
 bool user_can_reach(int uid, const fs::path& folder) {
     const std::string path = folder.string();

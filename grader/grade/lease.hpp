@@ -3,6 +3,8 @@
 // whatever of the submission outlives its lab, and the lock on the work folder.
 #pragma once
 
+#include "fd.hpp"
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -29,8 +31,8 @@ public:
 
 private:
     int uid_ = -1;
-    int fd_ = -1;
-    int name_fd_ = -1;
+    sandbox::Fd lock_; // the flock on /run/socklab-grade/UID.lock
+    sandbox::Fd name_; // the abstract socket name that says the id is taken
     std::string why_not_;
 };
 
@@ -53,7 +55,7 @@ public:
     WorkLock& operator=(const WorkLock&) = delete;
 
 private:
-    int fd_ = -1;
+    sandbox::Fd fd_;
 };
 
 // Whether user uid can enter folder and read what is in it (every folder above it must let others

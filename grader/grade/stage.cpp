@@ -2,12 +2,22 @@
 // small helpers.
 #include "stage.hpp"
 
+#include "fd.hpp"
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
 #include <fstream>
+#include <mutex>
+#include <shared_mutex>
 #include <sstream>
+#include <system_error>
 
 namespace fs = std::filesystem;
 
@@ -49,6 +59,45 @@ std::string Context::submission_cut() const {
     return "not run: the submission's time cap (" +
            std::to_string(static_cast<long long>(rubric.submission_timeout_seconds)) +
            " s, the rubric's submission_timeout_seconds) ran out";
+}
+
+// Copies the programs of folder from into folder to (made), keeping their modes. Each file is
+// open for writing only under script::fork_lock() held exclusively, and close-on-exec, so that no
+// child forked meanwhile keeps it open (running it would then fail with ETXTBSY).
+void copy_programs(const fs::path& from, const fs::path& to) {
+    fs::create_directories(to);
+    for (const auto& entry : fs::directory_iterator(from)) {
+        const fs::path target = to / entry.path().filename();
+        if (entry.is_directory()) {
+            copy_programs(entry.path(), target);
+            continue;
+        }
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        const sandbox::Fd in(::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC));
+        if (!in) {
+            throw std::system_error(errno, std::generic_category(), "open " + entry.path().string());
+        }
+        struct stat st = {};
+        (void)::fstat(in.get(), &st);
+        const std::unique_lock writing(script::fork_lock());
+        const sandbox::Fd out(
+            ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777));
+        if (!out) {
+            throw std::system_error(errno, std::generic_category(), "create " + target.string());
+        }
+        off_t offset = 0;
+        while (offset < st.st_size) {
+            const ssize_t n =
+                ::sendfile(out.get(), in.get(), &offset, static_cast<std::size_t>(st.st_size - offset));
+            if (n <= 0) {
+                throw std::system_error(n < 0 ? errno : EIO, std::generic_category(),
+                                        "copy to " + target.string());
+            }
+        }
+        (void)::fchmod(out.get(), st.st_mode & 07777);
+    }
 }
 
 } // namespace socklab::grade

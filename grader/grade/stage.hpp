@@ -71,7 +71,7 @@ struct Context {
 [[nodiscard]] Grade grade_shared(const GradeOptions& options, const Rubric& rubric, std::mutex& build_mutex,
                                  const std::filesystem::path& run_dir);
 
-// Copies the programs of folder from into folder to (made), keeping their modes (batch.cpp).
+// Copies the programs of folder from into folder to (made), keeping their modes.
 void copy_programs(const std::filesystem::path& from, const std::filesystem::path& to);
 
 } // namespace socklab::grade

@@ -268,17 +268,17 @@ std::optional<Failure> Runner::close(Channel& c, const Step& step) {
         const linger abort{1, 0};
         ::setsockopt(c.read_fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     }
-    ::close(c.read_fd);
-    c.read_fd = c.write_fd = -1;
+    c.close_socket();
     c.eof = true;
     log(c.name, "->", reset ? "RST (closed with SO_LINGER 0)" : "closed");
     return std::nullopt;
 }
 
-void Runner::add_socket(const std::string& name, int fd) {
+void Runner::add_socket(const std::string& name, sandbox::Fd socket) {
     auto channel = std::make_unique<Channel>();
     channel->name = name;
-    channel->read_fd = channel->write_fd = fd;
+    channel->read_fd = channel->write_fd = socket.get();
+    channel->socket = std::move(socket);
     channel->is_socket = true;
     channels_[name] = std::move(channel);
 }

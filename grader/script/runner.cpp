@@ -61,14 +61,6 @@ Runner::~Runner() {
     for (auto& [name, program] : programs_) {
         program->kill_group();
     }
-    for (auto& [name, channel] : channels_) {
-        if (channel->is_socket) {
-            ::close(channel->read_fd);
-        }
-    }
-    for (auto& [name, listener] : listeners_) {
-        ::close(listener.fd);
-    }
 }
 
 RunResult Runner::run() {
@@ -152,8 +144,7 @@ void Runner::clean_up_after_failure(const std::set<std::string>& before) {
             c->consumed = c->received.size();
         }
         if (c->is_socket && before.count(name) == 0 && c->read_fd >= 0) {
-            ::close(c->read_fd);
-            c->read_fd = c->write_fd = -1;
+            c->close_socket();
             c->eof = true;
             c->closed_after_failure = true;
             log(name, "->", "closed: it was opened by the check that failed");

@@ -6,6 +6,7 @@
 // can show the whole conversation.
 #pragma once
 
+#include "fd.hpp"
 #include "process.hpp"
 #include "runner.hpp"
 #include "script.hpp"
@@ -51,8 +52,9 @@ struct Event {
 // A byte stream the script talks over: a TCP connection, or a program's stdin and stdout.
 struct Channel {
     std::string name;
-    int read_fd = -1;
-    int write_fd = -1;
+    sandbox::Fd socket; // a connection's socket, owned here; a program's stdin and stdout are its Process's
+    int read_fd = -1;   // where the bytes come from: the socket, or the program's stdout (-1 once closed)
+    int write_fd = -1;  // where they go: the socket, or the program's stdin (-1 once closed)
     bool is_socket = false;
     std::string received;
     std::size_t consumed = 0;
@@ -63,10 +65,15 @@ struct Channel {
 
     [[nodiscard]] std::string_view pending() const { return std::string_view(received).substr(consumed); }
     [[nodiscard]] bool ended() const { return eof || error != 0; }
+    // Closes the connection's socket (not for a program's channel).
+    void close_socket() {
+        socket.reset();
+        read_fd = write_fd = -1;
+    }
 };
 
 struct Listener {
-    int fd = -1;
+    sandbox::Fd fd;
     int port = 0;
 };
 
@@ -141,7 +148,7 @@ private:
     std::optional<Failure> write_all(Channel& c, std::string_view bytes, Clock::time_point until);
     std::optional<Failure> shutdown(Channel& c);
     std::optional<Failure> close(Channel& c, const Step& step);
-    void add_socket(const std::string& name, int fd);
+    void add_socket(const std::string& name, sandbox::Fd socket);
 
     // --- steps.cpp: the handler of each statement, and the names a step may use -------------
     std::string substitute(const std::string& word) const;

@@ -161,30 +161,30 @@ std::optional<Failure> Runner::connect(const Step& step) {
     std::string shown;
     const auto port = target_port(step, shown);
     const bool want_refused = step.op == Op::ExpectRefused;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sandbox::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<std::uint16_t>(*port));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int error = 0;
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         error = errno;
     }
     if (error == EINPROGRESS) {
         const auto until = deadline(step);
-        pollfd p{fd, POLLOUT, 0};
+        pollfd p{fd.get(), POLLOUT, 0};
         error = ETIMEDOUT;
         while (Clock::now() < until) {
             pump(std::min(until, Clock::now() + std::chrono::milliseconds(5)));
             if (::poll(&p, 1, 0) == 1) {
                 socklen_t len = sizeof error;
-                ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+                ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len);
                 break;
             }
         }
     }
     if (want_refused) {
-        ::close(fd);
+        fd.reset();
         if (error == ECONNREFUSED) {
             log("script", "  ", "connect to " + shown + " refused, as expected");
             return std::nullopt;
@@ -197,7 +197,6 @@ std::optional<Failure> Runner::connect(const Step& step) {
                        "stopped?"};
     }
     if (error != 0) {
-        ::close(fd);
         Failure f{"connect to " + shown + ": " + errno_text(error), "", ""};
         if (error == ECONNREFUSED) {
             f.hint = "nothing listens on that port: is the server listening on the port it printed, and "
@@ -209,25 +208,24 @@ std::optional<Failure> Runner::connect(const Step& step) {
         return f;
     }
     const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    add_socket(step.subject, fd);
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    add_socket(step.subject, std::move(fd));
     log(step.subject, "  ", "connected to " + shown);
     return std::nullopt;
 }
 
 std::optional<Failure> Runner::listen(const Step& step) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sandbox::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof address;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), len) != 0 || ::listen(fd, 16) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len) != 0) {
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), len) != 0 || ::listen(fd.get(), 16) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &len) != 0) {
         const int error = errno;
-        ::close(fd);
         return Failure{"listen on 127.0.0.1:0: " + errno_text(error), "", "the runner could not listen"};
     }
-    listeners_[step.subject] = Listener{fd, ntohs(address.sin_port)};
+    listeners_[step.subject] = Listener{std::move(fd), ntohs(address.sin_port)};
     log(step.subject, "  ", "listening on 127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
     return std::nullopt;
 }
@@ -237,7 +235,7 @@ std::optional<Failure> Runner::accept(const Step& step) {
     int fd = -1;
     auto f = wait_for(
         [&] {
-            fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            fd = ::accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             return fd >= 0;
         },
         deadline(step), "a connection to " + step.words[0], nullptr);
@@ -250,7 +248,7 @@ std::optional<Failure> Runner::accept(const Step& step) {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    add_socket(step.subject, fd);
+    add_socket(step.subject, sandbox::Fd(fd));
     log(step.subject, "  ", "accepted on " + step.words[0]);
     return std::nullopt;
 }

@@ -65,7 +65,9 @@ extern "C" void on_sigpipe(int) {
 // weak function of the AddressSanitizer, ThreadSanitizer and UBSan runtimes; without a sanitizer
 // it is never called). A ThreadSanitizer report does not fail the test that caused it: Catch2
 // goes on to print "1 passed", and only the exit code says otherwise. So the hook names the test
-// and the docs section to read, as a failed check does.
+// and the docs section to read, as a failed check does. (The name is the runtimes', reserved for
+// them to define and for a program to override, which is the point here.)
+// NOLINTNEXTLINE(bugprone-reserved-identifier)
 extern "C" void __sanitizer_report_error_summary(const char* summary) {
     write_text(summary);
     write_text("\n*** reported during test \"");
