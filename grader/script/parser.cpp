@@ -298,7 +298,11 @@ Script parse_script(const std::string& text, const std::string& path) {
                 lp.fail("'" + first + "' is a listener: accept a connection from it first");
             }
             if (for_programs_only(step.op) && !is_program) {
-                lp.fail(verb + " needs a program started by server or run; '" + first + "' is a connection");
+                std::string why = verb;
+                why += " needs a program started by server or run; '";
+                why += first;
+                why += "' is a connection";
+                lp.fail(why);
             }
             if (step.op == Op::Send) {
                 step.data = p.bytes("the bytes to send");
