@@ -6,14 +6,6 @@
 #include <cstdio>
 
 namespace socklab::script {
-namespace {
-
-std::string escape_all(std::string_view bytes) {
-    return escape::escaped(bytes);
-}
-
-} // namespace
-
 std::string quote_bytes(std::string_view bytes, std::size_t max_bytes) {
     return escape::quoted(bytes, max_bytes);
 }
@@ -29,13 +21,13 @@ std::string caret_picture(std::string_view expected, std::string_view actual, st
     const std::size_t from = at > 60 ? at - 60 : 0;
     const auto window = [&](std::string_view s) {
         std::string shown = from > 0 ? "..." : "";
-        shown += escape_all(s.substr(std::min(from, s.size()), 120));
+        shown += escape::escaped(s.substr(std::min(from, s.size()), 120));
         if (s.size() > from + 120) {
             shown += "...";
         }
         return shown;
     };
-    const std::string prefix = (from > 0 ? "..." : "") + escape_all(expected.substr(from, at - from));
+    const std::string prefix = (from > 0 ? "..." : "") + escape::escaped(expected.substr(from, at - from));
     std::string out;
     out += std::string(indent) + "expected: \"" + window(expected) + "\"\n";
     out += std::string(indent) + "actual:   \"" + window(actual) + "\"\n";

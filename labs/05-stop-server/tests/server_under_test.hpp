@@ -8,6 +8,7 @@
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/deadline.hpp"
 #include "socklab/testkit/loopback.hpp"
+#include "socklab/testkit/process.hpp"
 #include "socklab/testkit/watchdog.hpp"
 
 #include <arpa/inet.h>
@@ -73,9 +74,7 @@ inline int server_side_of(int client) {
         ::getpeername(client, reinterpret_cast<sockaddr*>(&theirs), &theirs_len) != 0) {
         return -1;
     }
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        const int fd = std::atoi(entry.path().filename().c_str());
+    for (const int fd : socklab::testkit::open_descriptors()) {
         sockaddr_storage local{};
         sockaddr_storage peer{};
         socklen_t local_len = sizeof local;
@@ -127,9 +126,7 @@ inline std::optional<bool> blocked_sending_on(int fd) {
 // did not wake. nullopt when this kernel does not show a thread's system call.
 inline std::optional<bool> blocked_on_a_client(std::uint16_t port) {
     std::optional<bool> any;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        const int fd = std::atoi(entry.path().filename().c_str());
+    for (const int fd : socklab::testkit::open_descriptors()) {
         sockaddr_in local{};
         sockaddr_in peer{};
         socklen_t local_len = sizeof local;
@@ -156,9 +153,7 @@ inline std::optional<bool> blocked_on_a_client(std::uint16_t port) {
 // The descriptor of this process that listens on 127.0.0.1:port (SO_ACCEPTCONN), or -1 once the
 // server's stop has shut its listener down.
 inline int listener_on(std::uint16_t port) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-        const int fd = std::atoi(entry.path().filename().c_str());
+    for (const int fd : socklab::testkit::open_descriptors()) {
         int listens = 0;
         socklen_t size = sizeof listens;
         sockaddr_in local{};

@@ -7,14 +7,6 @@
 #include <random>
 
 namespace socklab::testkit {
-namespace {
-
-std::string escape_all(std::string_view bytes) {
-    return escape::escaped(bytes);
-}
-
-} // namespace
-
 std::string escape_bytes(std::string_view bytes, std::size_t max_bytes) {
     return escape::quoted(bytes, max_bytes);
 }
@@ -47,11 +39,11 @@ std::string describe_difference(std::string_view expected, std::string_view actu
     const std::size_t from = at > kBefore ? at - kBefore : 0;
     const auto window = [&](std::string_view s) {
         const std::string_view part = from < s.size() ? s.substr(from, kWindow) : std::string_view{};
-        return (from > 0 ? std::string("...") : std::string()) + "\"" + escape_all(part) + "\"" +
+        return (from > 0 ? std::string("...") : std::string()) + "\"" + escape::escaped(part) + "\"" +
                (from + kWindow < s.size() ? "..." : "");
     };
     const std::string prefix =
-        (from > 0 ? "..." : "") + std::string("\"") + escape_all(expected.substr(from, at - from));
+        (from > 0 ? "..." : "") + std::string("\"") + escape::escaped(expected.substr(from, at - from));
     std::string picture = "first difference at byte " + std::to_string(at) + " (expected " +
                           std::to_string(expected.size()) + " bytes, got " + std::to_string(actual.size()) +
                           ")\n";

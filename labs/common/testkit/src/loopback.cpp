@@ -2,6 +2,7 @@
 
 #include "socklab/check.hpp"
 #include "socklab/testkit/bytes.hpp"
+#include "socklab/testkit/process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -250,14 +250,7 @@ void close_with_reset(UniqueFd fd) {
 
 int shut_down_connecting_sockets() {
     int shut = 0;
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
-        int fd = -1;
-        try {
-            fd = std::stoi(entry.path().filename().string());
-        } catch (const std::exception&) {
-            continue;
-        }
+    for (const int fd : open_descriptors()) {
         struct stat st = {};
         if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
             continue;

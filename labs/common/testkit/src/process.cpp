@@ -250,6 +250,22 @@ std::size_t open_descriptor_count() {
     return count_entries("/proc/self/fd") - 1;
 }
 
+std::vector<int> open_descriptors() {
+    // The directory's own descriptor is open while it is listed: leave out what is gone after.
+    std::vector<int> listed;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+        listed.push_back(std::atoi(entry.path().filename().c_str()));
+    }
+    std::vector<int> open;
+    for (const int fd : listed) {
+        if (::fcntl(fd, F_GETFD) != -1) {
+            open.push_back(fd);
+        }
+    }
+    return open;
+}
+
 std::size_t thread_count() {
     return count_entries("/proc/self/task");
 }

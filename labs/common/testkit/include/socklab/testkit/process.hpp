@@ -75,6 +75,9 @@ private:
 // How many descriptors this process has open (the entries of /proc/self/fd, less the one used to
 // list them), and how many threads it runs (the entries of /proc/self/task).
 [[nodiscard]] std::size_t open_descriptor_count();
+// The descriptors this process has open, as /proc/self/fd lists them (without the one used to
+// list them). The one walk of /proc/self/fd for the tests that look for a socket among them.
+[[nodiscard]] std::vector<int> open_descriptors();
 [[nodiscard]] std::size_t thread_count();
 
 // The result of running a program to completion.
