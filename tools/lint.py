@@ -61,9 +61,9 @@ def finding_blocks(output: str) -> list[list[str]]:
 def cmd_lint() -> int:
     problems = 0
     heading("clang-format --dry-run --Werror")
-    # grader/corpus holds hostile submissions as they were handed in (a digraph directive, say):
+    # instructor/corpus holds hostile submissions as they were handed in (a digraph directive, say):
     # formatting them could change what they test.
-    format_files = [f for f in sources(existing("labs", "solutions", "bench", "fuzz", "grader"), (".cpp", ".hpp"))
+    format_files = [f for f in sources(existing("labs", "solutions", "tools", "instructor"), (".cpp", ".hpp"))
                     if "corpus" not in f.relative_to(ROOT).parts[:2]]
     bad_format: dict[str, int] = {}
     for start in range(0, len(format_files), 100):
@@ -94,10 +94,10 @@ def cmd_lint() -> int:
     tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/app") if p.is_dir())
     if HANDOUT:
         # The student's code, and what the student build compiles (it does not build the grader).
-        tidy_folders += existing("grader/script", "grader/refpeer")
+        tidy_folders += existing("tools/script", "tools/refpeer")
         tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/src") if p.is_dir())
     else:
-        tidy_folders += existing("solutions", "grader/script", "grader/refpeer", "grader/grade", "grader/sandbox")
+        tidy_folders += existing("solutions", "tools/script", "tools/refpeer", "tools/grade", "tools/sandbox")
     tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
     database = build_dir / "compile_commands.json"
     if not database.is_file():

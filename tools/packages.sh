@@ -19,7 +19,7 @@
 #   - telnet: Debian 13 and Ubuntu 24.04 make `telnet` a transitional package for
 #     inetutils-telnet; Debian 12 and Ubuntu 22.04 still package telnet itself.
 #   - Ubuntu 22.04 has no libtomlplusplus-dev and its cmake (3.22) is older than the 3.25 socklab
-#     needs: socklab_packages leaves toml++ out there, and tools/gradescope/setup.sh installs
+#     needs: socklab_packages leaves toml++ out there, and instructor/gradescope/setup.sh installs
 #     both from elsewhere; a student on 22.04 is better served by Ubuntu 24.04.
 # Debian 12 and 13 are tested in CI (./socklab distro-check); the Ubuntu names are not tested here.
 
@@ -48,7 +48,7 @@ socklab_packages() {
         # name carries clang's version), so only the clang presets (fuzz) may miss it.
         *) clang_rt="" telnet=inetutils-telnet ;;
     esac
-    # bubblewrap: the grader's sandbox (grader/sandbox/), in every tree that builds the grader.
+    # bubblewrap: the grader's sandbox (tools/sandbox/), in every tree that builds the grader.
     local common=(cmake ninja-build g++ $catch2 libgtest-dev python3 git iproute2 libasio-dev libcli11-dev
         $toml nlohmann-json3-dev libpugixml-dev bubblewrap)
     case "$set" in

@@ -23,7 +23,7 @@ from ctest_results import (TestResult, docs_section, failure_summary, lab_ctest_
                            test_labels)
 from lint import cmd_lint  # noqa: E402
 from socklab_base import (BUILD_DIRS, HANDOUT, ROOT, SKELETON_SECONDS_LIMIT, Failure, build, configure,  # noqa: E402
-                          heading, in_ci, quote, read_manifest, rerun_one, run_step, say, table)
+                          heading, in_ci, quote, read_manifest, rerun_one, run_reporting, run_step, say, table)
 
 
 # --- ./socklab test -----------------------------------------------------------------------
@@ -212,7 +212,7 @@ def cmd_grade(args: list[str]) -> int:
                 shutil.copyfile(source, target)
     heading("build the grader (build-grade/build, grade mode)")
     if not (build_dir / "CMakeCache.txt").is_file():
-        # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as grader/grade/build.cpp passes, so
+        # The same SOCKLAB_GRADE_DIR and SOCKLAB_GRADE_CUMULATIVE as tools/grade/build.cpp passes, so
         # the grader finds this build configured and reuses it.
         # A handout has no reference code for the labs below the graded one: it grades cumulatively.
         run_step(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
@@ -308,11 +308,11 @@ def cmd_bench() -> int:
     heading("grader: starting a program in the sandbox (bare, a bwrap each, the launcher)")
     run_step([str(bin_dir / "sandbox_start_driver")], "sandbox_start_driver",
              "It should not fail: read its output above.")
-    heading("socklab-script: a script of 200 steps (bench/script_200_steps.script)")
+    heading("socklab-script: a script of 200 steps (instructor/bench/script_200_steps.script)")
     times = []
     for _ in range(10):
         start = time.perf_counter()
-        run_step([str(bin_dir / "socklab-script"), str(ROOT / "bench" / "script_200_steps.script")],
+        run_step([str(bin_dir / "socklab-script"), str(ROOT / "instructor" / "bench" / "script_200_steps.script")],
                  "socklab-script", "It should not fail: read its output above.", quiet=True)
         times.append(time.perf_counter() - start)
     times.sort()
@@ -322,7 +322,7 @@ def cmd_bench() -> int:
 
 # --- ./socklab fuzz -----------------------------------------------------------------------
 
-FUZZ_TARGETS = {"fuzz_line_framer": ROOT / "fuzz" / "corpus" / "line_framer"}
+FUZZ_TARGETS = {"fuzz_line_framer": ROOT / "labs" / "04-framing" / "fuzz" / "corpus" / "line_framer"}
 
 
 def cmd_fuzz(seconds: int) -> int:
@@ -432,14 +432,7 @@ def main(argv: list[str]) -> int:
         args = argparse.Namespace(command="grade", args=argv[1:])
     else:
         args = command_parser().parse_args(argv)
-    try:
-        return run_command(args)
-    except Failure as failure:
-        print(f"\nsocklab {args.command}: {failure}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\nsocklab {args.command}: interrupted.", file=sys.stderr)
-        return 130
+    return run_reporting(args.command, lambda: run_command(args))
 
 
 if __name__ == "__main__":

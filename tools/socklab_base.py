@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "labs" / "manifest.txt"
@@ -128,3 +129,16 @@ def build(preset: str, quiet: bool = False) -> None:
     else:
         fix = "The compiler messages above name the file and line (solutions/ or given code under labs/)."
     run_step(["cmake", "--build", "--preset", preset], f"building preset {preset}", fix, quiet)
+
+
+def run_reporting(command: str, run: Callable[[], int], interrupted: str = "interrupted.") -> int:
+    """Runs one ./socklab command: a Failure ends it with `socklab COMMAND: why` (exit 1), Ctrl-C
+    with `socklab COMMAND: ` and the interrupted text (exit 130, as a shell says)."""
+    try:
+        return run()
+    except Failure as failure:
+        print(f"\nsocklab {command}: {failure}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nsocklab {command}: {interrupted}", file=sys.stderr)
+        return 130

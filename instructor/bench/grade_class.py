@@ -4,7 +4,7 @@ grader's class-scale issue asks for: seconds per submission with and without the
 submissions per hour. Then grades the class again, killing the grader mid-batch and running it once
 more, and checks that the second run gives the same gradebook without grading again what was done.
 
-The class: every case of grader/corpus (each a copy of the reference solutions with its files in
+The class: every case of instructor/corpus (each a copy of the reference solutions with its files in
 place; the case that needs a network namespace is left out where none can be made) and copies of the
 reference solutions, 40 in all. The rubric is the project's with short deadlines (5 s per test, 30 s
 per build), so that the hostile cases cost seconds, not minutes. A lab stops after its third test
@@ -15,7 +15,7 @@ With --same-class-as REV the corpus cases are only those the corpus held at git 
 files as they are now), so that a figure can be set beside one measured then: the class of 40 of
 the grader's issue 17 was the 28 cases of c089bab and 12 reference solutions.
 
-Usage: python3 bench/grade_class.py [--grader PATH] [--keep DIR] [--same-class-as REV] [--no-resume]
+Usage: python3 instructor/bench/grade_class.py [--grader PATH] [--keep DIR] [--same-class-as REV] [--no-resume]
 """
 import argparse
 import csv
@@ -32,7 +32,7 @@ import time
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLASS_SIZE = 40
 
 
@@ -41,14 +41,14 @@ def can_make_network_namespace() -> bool:
 
 
 def cases_at(revision: str) -> set[str]:
-    listing = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{revision}:grader/corpus"],
+    listing = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{revision}:instructor/corpus"],
                              capture_output=True, text=True, check=True).stdout
     return set(listing.split())
 
 
 def make_class(folder: Path, only: set[str] | None) -> list[str]:
     names = []
-    cases = sorted(p for p in (ROOT / "grader" / "corpus").iterdir()
+    cases = sorted(p for p in (ROOT / "instructor" / "corpus").iterdir()
                    if (p / "case.toml").exists() and (only is None or p.name in only))
     netns = can_make_network_namespace()
     for case in cases:
@@ -71,7 +71,7 @@ def make_class(folder: Path, only: set[str] | None) -> list[str]:
 
 
 def fast_rubric(path: Path) -> None:
-    text = (ROOT / "grader" / "rubric.toml").read_text()
+    text = (ROOT / "tools" / "grade" / "rubric.toml").read_text()
     text = re.sub(r"test_timeout_seconds = [0-9]+", "test_timeout_seconds = 5", text)
     text = re.sub(r"lab_timeout_seconds = [0-9]+", "lab_timeout_seconds = 120", text)
     text = re.sub(r"build_timeout_seconds = [0-9]+", "build_timeout_seconds = 30", text)

@@ -4,7 +4,7 @@
 # proves the image works (it fails unless they earn every point) and leaves every lab built, so a
 # student's submission rebuilds only the student's own files.
 #
-# Made by ./socklab gradescope; docs/instructors/course-setup.md#gradescope explains it.
+# Made by ./socklab gradescope; instructor/docs/course-setup.md#gradescope explains it.
 # AUTOGRADER_ROOT (default /autograder) moves the whole tree, so a test can run it in a temp folder;
 # SOCKLAB_SKIP_PACKAGES=1 skips the package step (a machine that has them already).
 set -euo pipefail
@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # What the grader needs to build and run, by this image's package names: tools/packages.sh, the
 # one list (./socklab deps reads it too). Gradescope's Ubuntu image is 22.04.
-# shellcheck source=../packages.sh
+# shellcheck source=../../tools/packages.sh
 . "$TREE/tools/packages.sh"
 socklab_distribution
 mapfile -t PACKAGES < <(socklab_packages gradescope)

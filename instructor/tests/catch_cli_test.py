@@ -30,7 +30,7 @@ READ_LINE = "read: docs/labs/04-framing.md#step-1-gather-bytes-into-lines"
 
 
 def spec(name: str) -> str:
-    """A test name as a Catch2 test spec, escaped as grader/grade/catch_report.cpp catch_spec() does."""
+    """A test name as a Catch2 test spec, escaped as tools/grade/catch_report.cpp catch_spec() does."""
     return "".join("\\" + c if c in ",[]\\*~" else c for c in name)
 
 

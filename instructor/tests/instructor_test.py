@@ -3,7 +3,7 @@
 
   instructor_test.py handout ROOT SCRATCH
       ./socklab handout into SCRATCH, unpacked from its .tar.gz into a fresh folder, which must
-      hold nothing of solutions/ or grader/hidden/ (and the leak check must catch a planted
+      hold nothing of solutions/ or instructor/hidden/ (and the leak check must catch a planted
       reference function body), whose links all resolve, whose GitHub Classroom workflow parses
       and names only options socklab-grade has, and which builds with the student preset and
       reports every lab unfinished with a docs section to read (./socklab test, exit 1). Every
@@ -53,7 +53,7 @@ def tail(text: str, lines: int = 40) -> str:
 
 
 def load_instructor(root: Path):
-    sys.path.insert(0, str(root / "tools"))
+    sys.path.insert(0, str(root / "instructor" / "tools"))
     import instructor  # noqa: E402  (the module under test, from the tree under test)
     return instructor
 
@@ -88,8 +88,8 @@ def check_handout(root: Path, scratch: Path) -> None:
 
     # Nothing of the instructor's.
     for rel in files:
-        expect(not rel.startswith(("solutions/", "grader/hidden/", "grader/corpus/", "grader/tests/",
-                                   "docs/instructors/")),
+        expect(not rel.startswith(("solutions/", "instructor/hidden/", "instructor/corpus/", "instructor/tests/",
+                                   "instructor/docs/")),
                f"the handout holds {rel}, which must stay in the instructor's tree")
     problems = instructor.check_handout(handout, root)
     expect(problems == [], "the leak check found:\n  " + "\n  ".join(problems))
@@ -119,7 +119,7 @@ def check_handout(root: Path, scratch: Path) -> None:
                f"the handout's preset {preset['name']} builds {preset.get('cacheVariables', {}).get('SOCKLAB_IMPL')}")
 
     # Every link of its Markdown resolves (links into the instructor's pages became plain text).
-    done = run([sys.executable, str(handout / "tools" / "check_docs.py"), "links", str(handout)], cwd=handout)
+    done = run([sys.executable, str(handout / "tools" / "checks" / "check_docs.py"), "links", str(handout)], cwd=handout)
     expect(done.returncode == 0, f"broken links in the handout:\n{done.stdout}{done.stderr}")
 
     check_classroom_workflow(handout / ".github" / "workflows" / "classroom.yml", root)
@@ -330,7 +330,7 @@ def check_gradescope(root: Path, scratch: Path) -> None:
     # A corpus case handed in as loose files, as a student drags them into Gradescope: the lab's
     # three files (the reference ones, then the case's line_protocol.cpp over its namesake).
     # run_autograder sorts them into their lab by the manifest. Lab 04 only, to keep the test short.
-    case = root / "grader" / "corpus" / "04-one-read-one-message"
+    case = root / "instructor" / "corpus" / "04-one-read-one-message"
     def loose(s: Path) -> None:
         for f in (root / "solutions" / "04-framing").glob("*.cpp"):
             shutil.copy(f, s / f.name)
@@ -364,6 +364,8 @@ def main(argv: list[str]) -> int:
         return 1
     return 0
 
+
+# The usual end of a script of the project (instructor.py ends so too).
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -2,6 +2,8 @@
 // skeleton, one lab broken in different ways, edited tests), and every report format checked
 // against what its reader expects. The grades share one work folder, so the instructor's parts
 // are built once and each submission recompiles only its own files.
+// Tests alike in shape (here and in the other test file of the grader) repeat their setup on
+// purpose: each one is one behaviour that reads alone.
 #include "model.hpp"
 #include "reports.hpp"
 #include "rubric.hpp"
@@ -881,7 +883,7 @@ TEST(Rubric, ThatNameInDoubleQuotesIsAWeight) {
 }
 
 TEST(Grader, AWeightThatNamesNoCheckStopsTheGraderWithTheRubricsLine) {
-    std::string text = read_file(kRoot / "grader/rubric.toml");
+    std::string text = read_file(kRoot / "tools/grade/rubric.toml");
     ASSERT_EQ(text.back(), '\n');
     const auto key_line = std::count(text.begin(), text.end(), '\n') + 2;
     text += "  [lab.scripts.weights]\n  'shutdown/no such check' = 3\n"; // in the last lab, 05
@@ -898,7 +900,7 @@ TEST(Grader, AWeightThatNamesNoCheckStopsTheGraderWithTheRubricsLine) {
 }
 
 TEST(Rubric, TheProjectsRubricGivesEachLab100Points) {
-    const auto rubric = socklab::grade::load_rubric((kRoot / "grader/rubric.toml").string());
+    const auto rubric = socklab::grade::load_rubric((kRoot / "tools/grade/rubric.toml").string());
     ASSERT_EQ(rubric.labs.size(), 5u);
     for (const auto& l : rubric.labs) {
         double total = l.visible_scripts + l.hidden_scripts;
@@ -1020,7 +1022,7 @@ namespace {
 
 std::vector<std::string> corpus_cases() {
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(kRoot / "grader/corpus")) {
+    for (const auto& entry : fs::directory_iterator(kRoot / "instructor/corpus")) {
         if (fs::exists(entry.path() / "case.toml")) {
             names.push_back(entry.path().filename().string());
         }
@@ -1033,7 +1035,7 @@ std::vector<std::string> corpus_cases() {
 // lab's tests take about 1 s in all).
 fs::path fast_rubric(const std::string& name, int build_seconds, int test_seconds,
                      int submission_seconds = 1800) {
-    std::string text = read_file(kRoot / "grader/rubric.toml");
+    std::string text = read_file(kRoot / "tools/grade/rubric.toml");
     text = std::regex_replace(text, std::regex("test_timeout_seconds = [0-9]+"),
                               "test_timeout_seconds = " + std::to_string(test_seconds));
     text = std::regex_replace(text, std::regex("lab_timeout_seconds = [0-9]+"), "lab_timeout_seconds = 10");
@@ -1154,7 +1156,7 @@ std::vector<std::string> hidden_lines(const std::string& id) {
             }
         }
     }
-    for (const auto& folder : fs::directory_iterator(kRoot / "grader/hidden")) {
+    for (const auto& folder : fs::directory_iterator(kRoot / "instructor/hidden")) {
         if (folder.path().filename().string().rfind(id + "-", 0) != 0) {
             continue;
         }
@@ -1240,7 +1242,7 @@ fs::path case_submission(const std::string& name, const fs::path& dir, const tom
 class Corpus : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
-    const fs::path dir = kRoot / "grader/corpus" / GetParam();
+    const fs::path dir = kRoot / "instructor/corpus" / GetParam();
     const auto expect = toml::parse_file((dir / "case.toml").string());
     const std::string id = expect["lab"].value_or(std::string());
     if (expect["needs_network_namespace"].value_or(false) && !can_make_network_namespace()) {
@@ -1365,7 +1367,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, Corpus, ::testing::ValuesIn(corpus_cases()),
 // rubric's lab_max_timeouts), not seconds.
 TEST(Grader, AHangingLabIsCutAtTheSameTestOnEveryGrade) {
     const fs::path sub = solutions_copy("hangs-twice");
-    const fs::path dir = kRoot / "grader/corpus/02-hangs-in-read";
+    const fs::path dir = kRoot / "instructor/corpus/02-hangs-in-read";
     fs::copy_file(dir / "02-server/tcp_stream.cpp", sub / "02-server/tcp_stream.cpp",
                   fs::copy_options::overwrite_existing);
     const std::string rubric = fast_rubric("hangs-twice", 120, 2).string();

@@ -1,4 +1,4 @@
-// The grader's cache of compiled objects (grader/grade/object_cache.hpp): an object is taken only
+// The grader's cache of compiled objects (tools/grade/object_cache.hpp): an object is taken only
 // for the very inputs that made it, whatever their hash.
 #include "object_cache.hpp"
 

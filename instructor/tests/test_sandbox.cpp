@@ -1,4 +1,4 @@
-// The grader's sandbox (grader/sandbox/), proven from inside: what a program there can see and do.
+// The grader's sandbox (tools/sandbox/), proven from inside: what a program there can see and do.
 // Each test runs a small shell command in the sandbox as the grader would, and checks what it
 // printed. They skip, with the reason, where bubblewrap cannot make a sandbox.
 #include "bounded.hpp"
@@ -72,8 +72,9 @@ std::string inside(const std::string& command, socklab::sandbox::Policy p = grad
 } // namespace
 
 TEST(Sandbox, TheReferenceSolutionsAndTheGraderDoNotExistInside) {
-    std::string script = "for p in " + (kRoot / "solutions").string() + " " + (kRoot / "grader").string() +
-                         " " + (kRoot / ".git").string() +
+    std::string script = "for p in " + (kRoot / "solutions").string() + " " +
+                         (kRoot / "instructor").string() + " " + (kRoot / "tools").string() + " " +
+                         (kRoot / ".git").string() +
                          " /etc/shadow; do test -e $p && echo \"sees $p\"; done; ";
     // A folder of the machine that holds the tree (a chroot's /root, say) exists only as the way to
     // it: the one entry on that way, and nothing else of it.

@@ -2,6 +2,8 @@
 // deliberately broken programs whose output is compared with stored transcripts (golden/).
 // SOCKLAB_UPDATE_GOLDEN=1 rewrites the stored transcripts from this run (read the diff before
 // committing it).
+// Tests alike in shape (here and in the other test file of the grader) repeat their setup on
+// purpose: each one is one behaviour that reads alone.
 #include "escape.hpp"
 #include "script.hpp"
 
@@ -58,7 +60,7 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-// The script's path is printed absolute; the golden files hold it relative to grader/tests.
+// The script's path is printed absolute; the golden files hold it relative to instructor/tests.
 std::string relative(std::string output) {
     const std::string root = std::string(SOCKLAB_GRADER_TESTS) + "/";
     for (std::size_t at = 0; (at = output.find(root, at)) != std::string::npos;) {

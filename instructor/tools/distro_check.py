@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = {"bookworm": "Debian 12", "trixie": "Debian 13"}
 USER = "student"  # the non-root user inside each root
 TREE = "/root/socklab"  # where the clone lives inside each root

@@ -4,7 +4,7 @@
   handout OUT        the student handout: the folder OUT and OUT.tar.gz
   gradescope OUT.zip a Gradescope autograder bundle (setup.sh, run_autograder, the instructor's tree)
 
-docs/instructors/course-setup.md walks through both. The handout holds what a student needs and
+instructor/docs/course-setup.md walks through both. The handout holds what a student needs and
 nothing they must not have; check_handout() proves the second half.
 """
 from __future__ import annotations
@@ -22,36 +22,26 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Paths (a folder ends with "/") that stay in the instructor's tree.
 NOT_IN_HANDOUT = [
-    "solutions/",          # the reference solutions
-    "grader/hidden/",      # the hidden scripts
-    "grader/corpus/",      # hostile submissions: the grader's own tests
-    "grader/tests/",       # the grader's own tests (they need solutions/)
-    "docs/instructors/",   # the instructor guide
-    "bench/",              # it measures the reference solutions
-    "tools/gradescope/",   # the autograder's scripts
-    ".ci/", ".github/", "CONTRIBUTING.md",
-    "tools/handout/",      # the handout's own templates (placed below)
-    "tools/instructor.py", "tools/test_instructor.py",
-    "tools/distro_check.py",  # ./socklab distro-check: the instructor's tree on fresh Debian roots
-    "grader/mutants/",     # the catalogue of student mistakes: edits of the reference solutions
-    "tools/mutants.py",    # ./socklab mutants: runs them
+    "solutions/",   # the reference solutions
+    "instructor/",  # everything else only the instructor has (docs/architecture.md lists it)
+    ".ci/",         # the project's CI (a handout gets its own workflow from instructor/handout/)
 ]
 # Files of the handout that are made from a template rather than copied.
 TEMPLATES = {
-    "README.md": "tools/handout/README.md",
-    ".github/workflows/classroom.yml": "tools/handout/classroom.yml",
+    "README.md": "instructor/handout/README.md",
+    ".github/workflows/classroom.yml": "instructor/handout/classroom.yml",
 }
 MARKER = ".socklab-handout"  # its presence tells ./socklab it runs in a handout
 # The presets a student can use. The lab pages show the sanitizer and fuzz presets on the
 # student's code (cmake --preset asan -DSOCKLAB_IMPL=student ...): in the handout they build the
 # student's code by default. The rest (solution, bench) need solutions/.
 STUDENT_PRESETS = {"base", "student", "asan", "tsan", "fuzz"}
-NOT_IN_GRADESCOPE = ["grader/corpus/", "grader/tests/", "grader/mutants/", "tools/mutants.py", "bench/", "fuzz/",
-                     ".ci/", ".github/", "tools/handout/"]
+NOT_IN_GRADESCOPE = ["instructor/corpus/", "instructor/tests/", "instructor/mutants/", "instructor/bench/",
+                     "instructor/handout/", ".ci/"]
 
 
 class Failure(Exception):
@@ -131,7 +121,7 @@ def uncommitted(root: Path) -> list[str]:
         return []
     done = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--exclude-standard"],
                           capture_output=True, text=True)
-    return [f for f in done.stdout.splitlines() if f.startswith(("labs/", "grader/", "docs/", "tools/", "fuzz/"))]
+    return [f for f in done.stdout.splitlines() if f.startswith(("labs/", "docs/", "tools/", "instructor/"))]
 
 
 def warn_uncommitted(root: Path, rules: list[str]) -> None:
@@ -148,7 +138,7 @@ def commit_of(root: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "not a git checkout"
 
 
-# A passage of a page that only the instructor's tree can follow (a command that needs bench/, say):
+# A passage of a page that only the instructor's tree can follow (a command that needs instructor/bench/, say):
 # the handout's copy of the page leaves it out, markers included.
 INSTRUCTOR_ONLY = re.compile(r"^<!-- instructor-only -->\n.*?^<!-- /instructor-only -->\n", flags=re.S | re.M)
 
@@ -263,18 +253,18 @@ def check_handout(handout: Path, root: Path = ROOT) -> list[str]:
                 for other, rel in zip(files, rels):
                     if other.stat().st_size == len(data) and other.read_bytes() == data:
                         problems.append(f"{rel}: a copy of solutions/{path.relative_to(root / 'solutions')}")
-    rubric = handout / "grader" / "rubric.toml"
-    if (root / "grader" / "hidden").is_dir():
-        for path in (root / "grader" / "hidden").rglob("*.script"):
+    rubric = handout / "tools" / "grade" / "rubric.toml"
+    if (root / "instructor" / "hidden").is_dir():
+        for path in (root / "instructor" / "hidden").rglob("*.script"):
             # A weight for a hidden check in [lab.scripts.weights] would show its name to students.
             if rubric.is_file() and re.search(rf"""["']{re.escape(path.stem)}/""", rubric.read_text()):
-                problems.append(f"grader/rubric.toml: names the hidden script {path.stem} (a weight in "
+                problems.append(f"tools/grade/rubric.toml: names the hidden script {path.stem} (a weight in "
                                 "[lab.scripts.weights]?): give the weight in the script instead "
                                 "(check \"...\" points N)")
             data = path.read_bytes()
             for other, rel in zip(files, rels):
                 if other.stat().st_size == len(data) and other.read_bytes() == data:
-                    problems.append(f"{rel}: a copy of grader/hidden/{path.name}")
+                    problems.append(f"{rel}: a copy of instructor/hidden/{path.name}")
     if not reference and (root / "solutions").is_dir():
         problems.append("no function body found in solutions/: the leak check would check nothing")
     for other, rel in zip(files, rels):
@@ -303,7 +293,7 @@ LEFT_OUT_IN_COMMANDS = re.compile(r"(?<![\w./-])(" + "|".join(
 def missing_in_docs(handout: Path, files: list[Path], rels: list[str]) -> list[str]:
     """The docs of a handout must not send students to what it lacks: every `--preset NAME` in a
     Markdown file must be a preset of the handout's CMakePresets.json, and no shell command in a
-    fenced block may use a folder the handout leaves out (bench/, solutions/, ...)."""
+    fenced block may use a folder the handout leaves out (instructor/bench/, solutions/, ...)."""
     problems = []
     presets_file = handout / "CMakePresets.json"
     presets = set()
@@ -343,7 +333,7 @@ def make_gradescope(zip_path: Path, root: Path = ROOT) -> Path:
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in ("setup.sh", "run_autograder"):
-            _add(bundle, root / "tools" / "gradescope" / name, name)
+            _add(bundle, root / "instructor" / "gradescope" / name, name)
         for rel in files:
             _add(bundle, root / rel, "socklab/" + rel)
         info = zipfile.ZipInfo("socklab/.socklab-bundle")
@@ -380,13 +370,13 @@ def main(argv: list[str]) -> int:
             folder, tarball = make_handout(args.out)
             count = sum(1 for p in folder.rglob("*") if p.is_file())
             print(f"handout: {count} files in {folder}\n         {tarball} ({tarball.stat().st_size // 1024} KiB)\n"
-                  f"no file of solutions/ or grader/hidden/ and no function body of the reference solutions "
+                  f"no file of solutions/ or instructor/hidden/ and no function body of the reference solutions "
                   f"is in it.\nnext: give students the folder (as a repository) or the .tar.gz; see "
-                  f"docs/instructors/course-setup.md")
+                  f"instructor/docs/course-setup.md")
         elif args.command == "gradescope":
             bundle = make_gradescope(args.out)
             print(f"gradescope: {bundle} ({bundle.stat().st_size // 1024} KiB); upload it as the autograder "
-                  "(docs/instructors/course-setup.md#gradescope)")
+                  "(instructor/docs/course-setup.md#gradescope)")
         else:
             problems = check_handout(args.out)
             for problem in problems:

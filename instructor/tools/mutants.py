@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """./socklab mutants: are the mistakes students make caught by the labs' tests?
 
-The catalogue (grader/mutants/NN-*.toml, one file per lab) lists realistic student mistakes, each
+The catalogue (instructor/mutants/NN-*.toml, one file per lab) lists realistic student mistakes, each
 an exact edit of one file of the reference solutions. For each, this tool copies solutions/ into
 build-mutants/ (the working tree is never edited), makes the edit there, rebuilds that lab's tests
 against the copy, runs them, and says whether the mistake was caught (killed: at least one test
@@ -45,11 +45,11 @@ try:
 except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04)
     tomllib = None  # type: ignore[assignment]
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # socklab_base, ctest_results
 from ctest_results import run_ctest  # noqa: E402
-from socklab_base import ROOT, Failure, Lab, read_manifest, say, table  # noqa: E402
+from socklab_base import ROOT, Failure, Lab, read_manifest, run_reporting, say, table  # noqa: E402
 
-CATALOGUE = ROOT / "grader" / "mutants"
+CATALOGUE = ROOT / "instructor" / "mutants"
 WORK = ROOT / "build-mutants"
 # The targets a lab's CTest tests run: its test program (which depends on the lab's programs), and
 # the script runner and the reference peer of its script tests.
@@ -242,14 +242,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--list", action="store_true", help="list the catalogue and stop")
     parser.add_argument("--verbose", action="store_true", help="name every test that failed on each mistake")
     args = parser.parse_args(argv)
-    try:
-        return run_catalogue(args)
-    except Failure as failure:
-        print(f"\nsocklab mutants: {failure}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nsocklab mutants: interrupted (the working tree was never edited).", file=sys.stderr)
-        return 130
+    return run_reporting("mutants", lambda: run_catalogue(args),
+                         interrupted="interrupted (the working tree was never edited).")
 
 
 def run_catalogue(args: argparse.Namespace) -> int:

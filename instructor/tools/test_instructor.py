@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Tests of tools/instructor.py's docs check: a handout's pages send students to nothing it lacks.
+"""Tests of instructor/tools/instructor.py's docs check: a handout's pages send students to nothing it lacks.
 
-Run: python3 tools/test_instructor.py
+Run: python3 instructor/tools/test_instructor.py
 """
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ class HandoutDocsTest(unittest.TestCase):
                       "does not have", found)
 
     def test_a_command_in_a_left_out_folder_is_named(self) -> None:
-        found = self.problems("```sh\nbuild/bin/lab04-server & bench/run.sh\n```\n")
-        self.assertEqual(found, ["docs/page.md:2: a command uses bench/, which the handout does not have"])
+        found = self.problems("```sh\nbuild/bin/lab04-server & instructor/bench/run.sh\n```\n")
+        self.assertEqual(found, ["docs/page.md:2: a command uses instructor/, which the handout does not have"])
 
     def test_prose_about_a_left_out_folder_is_fine(self) -> None:
-        self.assertEqual(self.problems("The benchmarks in bench/ stay with your instructor.\n"), [])
+        self.assertEqual(self.problems("The benchmarks in instructor/bench/ stay with your instructor.\n"), [])
 
     def test_an_instructor_only_passage_leaves_the_handout_whole(self) -> None:
         page = ("Before.\n<!-- instructor-only -->\n```sh\ncmake --preset bench\n```\n"

@@ -101,7 +101,7 @@ def self_test(root: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if argv == ["--self-test"]:
         return self_test(root)
     if len(argv) != 1:

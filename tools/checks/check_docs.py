@@ -85,7 +85,7 @@ def check_script_docs(root: Path, cache: "AnchorCache") -> list[str]:
     """Every conversation script of a lab (and every hidden one) says with a `docs` statement
     which section explains what it checks (the runner prints it on failure), and it exists."""
     problems = []
-    scripts = sorted(root.glob("labs/[0-9][0-9]-*/scripts/*.script")) + sorted(root.glob("grader/hidden/*/*.script"))
+    scripts = sorted(root.glob("labs/[0-9][0-9]-*/scripts/*.script")) + sorted(root.glob("instructor/hidden/*/*.script"))
     for script in scripts:
         lines = script.read_text(encoding="utf-8", errors="replace").splitlines()
         docs = [(n, line.split()[1]) for n, line in enumerate(lines, start=1)
@@ -156,6 +156,7 @@ class CoverageRow:
     checked: str
 
 
+# A plain record with a list, as ctest_results.CtestRun is: alike in shape only.
 @dataclass
 class CoverageTables:
     rows: list[CoverageRow] = field(default_factory=list)
@@ -299,7 +300,7 @@ def main(argv: list[str]) -> int:
         problems, count = check_mistakes(root, args.pages, known_tests(args.build_dir))
         checked = f"{count} usual mistakes in {len(args.pages)} pages"
         if load_mistake_catalogue(root) is None:
-            checked += " (no grader/mutants/ here: a handout; nothing to check)"
+            checked += " (no instructor/mutants/ here: a handout; nothing to check)"
         elif count == 0:
             problems.append("no usual mistake found: the pattern or the page list is wrong")
     elif mode == "sessions":

@@ -64,8 +64,8 @@ def usual_mistakes(text: str) -> list[tuple[int, str]]:
 
 
 def load_mistake_catalogue(root: Path) -> dict[str, dict] | None:
-    """Every entry of grader/mutants/*.toml by id; None where the tree has no catalogue (a handout)."""
-    folder = root / "grader" / "mutants"
+    """Every entry of instructor/mutants/*.toml by id; None where the tree has no catalogue (a handout)."""
+    folder = root / "instructor" / "mutants"
     if not folder.is_dir():
         return None
     import tomllib  # Python 3.11, as Debian 12 and 13 have; only this check needs it
@@ -96,7 +96,7 @@ def check_mistakes(root: Path, pages: list[str], known_tests: set[str]) -> tuple
             ids = MISTAKE_MARKER.findall(body)
             if not ids:
                 problems.append(f"{where}: this usual mistake names no catalogue entry: add <!-- mistake: ID --> "
-                                f"(grader/mutants/), or make one: {flat[:90]}")
+                                f"(instructor/mutants/), or make one: {flat[:90]}")
             for mistake in ids:
                 entry = catalogue.get(mistake)
                 if mistake == "untestable" or (entry is not None and entry.get("uncaught")):
@@ -105,7 +105,7 @@ def check_mistakes(root: Path, pages: list[str], known_tests: set[str]) -> tuple
                                         "('no test ...') and why")
                     continue
                 if entry is None:
-                    problems.append(f"{where}: no mistake {mistake} in grader/mutants/")
+                    problems.append(f"{where}: no mistake {mistake} in instructor/mutants/")
                     continue
                 named = entry.get("caught_by", [])
                 named = [named] if isinstance(named, str) else named

@@ -195,7 +195,7 @@ def check_target(dest: str, source: Path, root: Path, cache: AnchorCache) -> str
         target = root / path_part.lstrip("/")
     elif path_part:
         # The handout's templates are checked where ./socklab handout puts them: at the top.
-        placed = root if source.parent.resolve() == (root / "tools" / "handout").resolve() else source.parent
+        placed = root if source.parent.resolve() == (root / "instructor" / "handout").resolve() else source.parent
         target = placed / path_part
     else:
         target = source

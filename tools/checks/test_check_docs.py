@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Tests of check_docs.py, each on a small tree in a temporary folder.
 
-Run: python3 -m unittest tools/test_check_docs.py   (or python3 tools/test_check_docs.py)
+Tests alike in shape make their own small tree on purpose: each reads alone.
+
+Run: python3 -m unittest tools/checks/test_check_docs.py   (or python3 tools/checks/test_check_docs.py)
 """
 from __future__ import annotations
 
@@ -220,7 +222,7 @@ class MistakesTest(TreeTest):
     KNOWN = {"lab05/A test that catches it"}
 
     def check(self, bullets: str) -> list[str]:
-        self.write("grader/mutants/05-x.toml", self.CATALOGUE)
+        self.write("instructor/mutants/05-x.toml", self.CATALOGUE)
         self.write("docs/page.md", "# Page\n\n**Usual mistakes**\n\n" + textwrap.dedent(bullets) + "\n## Next\n")
         problems, count = check_docs.check_mistakes(self.root, ["docs/page.md"], self.KNOWN)
         self.assertEqual(count, sum(1 for line in textwrap.dedent(bullets).splitlines() if line.startswith("- ")))
@@ -250,7 +252,7 @@ class MistakesTest(TreeTest):
 
     def test_an_unknown_id_is_reported(self) -> None:
         problems = self.check("- Something. <!-- mistake: 05-nowhere -->\n")
-        self.assertEqual(problems, ["docs/page.md:5: no mistake 05-nowhere in grader/mutants/"])
+        self.assertEqual(problems, ["docs/page.md:5: no mistake 05-nowhere in instructor/mutants/"])
 
 
 class NamedTestsTest(TreeTest):

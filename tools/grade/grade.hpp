@@ -19,7 +19,7 @@ struct GradeOptions {
     std::string student;               // the name in reports
     std::vector<std::string> labs;     // ids to grade; empty: all
     bool cumulative = false;           // lab N on the student's own labs below it
-    bool hidden = true;                // run grader/hidden/ too
+    bool hidden = true;                // run instructor/hidden/ too
     std::string work;                  // the work folder: files/, build/
     std::optional<std::uint64_t> seed; // overrides every script's seed
     int jobs = 2;                      // test cases run at once

@@ -1,6 +1,6 @@
 // socklab-grade: grades a submission (by default the bundled reference solutions) against the
 // lab tests, the conversation scripts and the hidden scripts, and writes its reports.
-// docs/reference/grader.md describes every option; docs/instructors/grading.md the workflow.
+// docs/reference/grader.md describes every option; instructor/docs/grading.md the workflow.
 #include "grade.hpp"
 #include "reports.hpp"
 #include "rubric.hpp"
@@ -123,7 +123,7 @@ int grade_class(socklab::grade::GradeOptions options, const socklab::grade::Rubr
 
 int main(int argc, char* argv[]) try {
     std::signal(SIGPIPE, SIG_IGN); // scripts write to sockets whose peers may be gone
-    CLI::App app{"Grades socklab submissions (docs/instructors/grading.md)", "socklab-grade"};
+    CLI::App app{"Grades socklab submissions (instructor/docs/grading.md)", "socklab-grade"};
     std::string root = SOCKLAB_SOURCE_DIR;
     std::string submission;
     std::string student;
@@ -155,7 +155,7 @@ int main(int argc, char* argv[]) try {
         ->check(CLI::IsMember({"auto", "always", "never"}));
     app.add_option("--root", root, "the instructor's tree (default: the one this grader was built from)");
     app.add_option("--work", work, "the work folder, whose build is reused (default: ROOT/build-grade)");
-    app.add_option("--rubric", rubric_path, "the rubric (default: ROOT/grader/rubric.toml)");
+    app.add_option("--rubric", rubric_path, "the rubric (default: ROOT/tools/grade/rubric.toml)");
     std::string batch;
     app.add_option("--batch", batch,
                    "grade every subfolder of this folder, one student each (needs --out-dir)");
@@ -252,7 +252,7 @@ int main(int argc, char* argv[]) try {
         }
     };
     const auto rubric =
-        socklab::grade::load_rubric(rubric_path.empty() ? root + "/grader/rubric.toml" : rubric_path);
+        socklab::grade::load_rubric(rubric_path.empty() ? root + "/tools/grade/rubric.toml" : rubric_path);
     if (!batch.empty()) {
         return grade_class(options, rubric, batch, jobs, out_dir, formats, require_full);
     }

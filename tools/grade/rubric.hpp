@@ -1,4 +1,4 @@
-// The rubric (grader/rubric.toml): how many points each lab's groups of tests and its scripts
+// The rubric (tools/grade/rubric.toml): how many points each lab's groups of tests and its scripts
 // are worth. Read with toml++; every mistake is reported with the file and line.
 #pragma once
 
@@ -22,7 +22,7 @@ struct LabRubric {
     std::string title;
     std::vector<TestGroup> groups;
     double visible_scripts = 0; // points shared by the checks of labs/NN-*/scripts/, by their weights
-    double hidden_scripts = 0;  // points shared by the checks of grader/hidden/NN-*/
+    double hidden_scripts = 0;  // points shared by the checks of instructor/hidden/NN-*/
     std::map<std::string, double> check_weights; // "script/check name" -> weight (overrides the script's)
     std::map<std::string, std::string> ungraded; // test name -> why it earns no points
     std::map<std::string, int> lines;            // a weight's or an ungraded test's name -> its line

@@ -295,7 +295,7 @@ private:
         };
         add(ctx_.root / "labs" / m.folder / "scripts", false);
         if (ctx_.options.hidden) {
-            add(ctx_.root / "grader" / "hidden" / m.folder, true);
+            add(ctx_.root / "instructor" / "hidden" / m.folder, true);
         }
         for (const auto& [path, hidden] : scripts) {
             const auto script = script::load_script(path.string());

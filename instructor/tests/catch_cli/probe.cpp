@@ -1,4 +1,4 @@
-// The grader's contract with every lab's test program (grader/grade/run.cpp), on whichever
+// The grader's contract with every lab's test program (tools/grade/run.cpp), on whichever
 // Catch2 the machine has: test names that need escaping in a test spec, a docs tag, and one test
 // that fails so the shared main's listener prints its "read:" line. catch_cli_test.py runs it.
 #include "socklab/testkit/catch_support.hpp"

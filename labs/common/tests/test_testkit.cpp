@@ -241,7 +241,7 @@ TEST(Sanitizers, AReportEndsWithTheTestAndItsReadLine) {
 }
 
 // What a student reads when a check with an errno or a flag in it fails: names and numbers,
-// never a number alone (tools/check_failure_names.py keeps the labs' checks in these forms).
+// never a number alone (tools/checks/check_failure_names.py keeps the labs' checks in these forms).
 TEST(Names, AFailingCheckPrintsErrnoValuesAndFlagsByName) {
     const RunResult run = run_program(program_path("names_probe"), {});
     const std::string out = run.out + run.err;
