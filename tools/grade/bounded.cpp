@@ -1,5 +1,6 @@
 #include "bounded.hpp"
 
+#include "fd.hpp"
 #include "launcher.hpp"
 #include "process.hpp"
 
@@ -58,13 +59,11 @@ std::size_t read_some(int fd, std::string& text, std::size_t limit, bool& open) 
 
 // Reads what is left in the pipes without waiting for writers that may have escaped (a group), and
 // closes them.
-void read_the_rest(BoundedRun& run, int out, int report, const Bounds& bounds) {
+void read_the_rest(BoundedRun& run, sandbox::Fd out, sandbox::Fd report, const Bounds& bounds) {
     bool ignored = true;
-    run.dropped += read_some(out, run.output, bounds.max_output, ignored);
-    ::close(out);
-    if (report >= 0) {
-        (void)read_some(report, run.report, kReportLimit, ignored);
-        ::close(report);
+    run.dropped += read_some(out.get(), run.output, bounds.max_output, ignored);
+    if (report) {
+        (void)read_some(report.get(), run.report, kReportLimit, ignored);
     }
 }
 
@@ -88,37 +87,35 @@ void fill_status(BoundedRun& run, int status) {
 
 // run_bounded through the sandbox's launcher (launcher.hpp): one bwrap for many programs.
 BoundedRun run_launched(const std::vector<std::string>& argv, const script::Confinement& confinement,
-                        const Bounds& bounds, const int out[2], const int report[2]) {
+                        const Bounds& bounds, sandbox::Pipe out, sandbox::Pipe report) {
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
-    give_report_pipe(report[1], confinement);
-    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    give_report_pipe(report.write.get(), confinement);
     std::string error;
-    auto program = sandbox::launch(
-        confinement, sandbox::launch_of(confinement, argv, {devnull, out[1], out[1], report[1]}), error);
-    ::close(devnull);
-    ::close(out[1]);
-    if (report[1] >= 0) {
-        ::close(report[1]);
-    }
+    auto program = [&] {
+        const sandbox::Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        return sandbox::launch(
+            confinement,
+            sandbox::launch_of(confinement, argv,
+                               {devnull.get(), out.write.get(), out.write.get(), report.write.get()}),
+            error);
+    }();
+    out.write.reset(); // the launcher has its copies: EOF comes when the program's are gone
+    report.write.reset();
     BoundedRun run;
     if (!program) {
-        ::close(out[0]);
-        if (report[0] >= 0) {
-            ::close(report[0]);
-        }
         run.output = "cannot start " + argv[0] + ": " + error + "\n";
         run.exit_code = 127;
         run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         return run;
     }
-    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-    if (report[0] >= 0) {
-        ::fcntl(report[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
+    if (report.read) {
+        ::fcntl(report.read.get(), F_SETFL, O_NONBLOCK);
     }
     const auto deadline = start + bounds.wall;
     bool open = true;
-    bool report_open = report[0] >= 0;
+    bool report_open = static_cast<bool>(report.read);
     int status = 0;
     // The program has ended once its control socket says so, whatever it left holding the pipes
     // (its namespace ends with it, and all in it).
@@ -132,18 +129,18 @@ BoundedRun run_launched(const std::vector<std::string>& argv, const script::Conf
             break;
         }
         pollfd p[3] = {{program->fd(), POLLIN, 0},
-                       {open ? out[0] : -1, POLLIN, 0},
-                       {report_open ? report[0] : -1, POLLIN, 0}};
+                       {open ? out.read.get() : -1, POLLIN, 0},
+                       {report_open ? report.read.get() : -1, POLLIN, 0}};
         ::poll(p, 3, static_cast<int>(std::min<long long>(left, 1000)));
         if (open) {
-            run.dropped += read_some(out[0], run.output, bounds.max_output, open);
+            run.dropped += read_some(out.read.get(), run.output, bounds.max_output, open);
         }
         if (report_open) {
-            (void)read_some(report[0], run.report, kReportLimit, report_open);
+            (void)read_some(report.read.get(), run.report, kReportLimit, report_open);
         }
     }
     program.reset();
-    read_the_rest(run, out[0], report[0], bounds);
+    read_the_rest(run, std::move(out.read), std::move(report.read), bounds);
     run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     fill_status(run, status);
     return run;
@@ -154,9 +151,9 @@ BoundedRun run_launched(const std::vector<std::string>& argv, const script::Conf
 BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                        const Bounds& bounds) {
     using Clock = std::chrono::steady_clock;
-    int out[2];
-    int report[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0 || (bounds.report_fd && ::pipe2(report, O_CLOEXEC) != 0)) {
+    sandbox::Pipe out;
+    sandbox::Pipe report; // Catch2's XML report, when bounds.report_fd asks for it
+    if (!sandbox::open_pipe(out) || (bounds.report_fd && !sandbox::open_pipe(report))) {
         throw std::system_error(errno, std::generic_category(), "pipe2");
     }
     script::Confinement confinement = bounds.confinement;
@@ -173,7 +170,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     environment.insert(environment.end(), env.begin(), env.end());
     confinement.env = environment;
     if (sandbox::launches(confinement)) {
-        return run_launched(argv, confinement, bounds, out, report);
+        return run_launched(argv, confinement, bounds, std::move(out), std::move(report));
     }
     environment = sandbox::environment(confinement);
     std::vector<std::string> argv_copy = sandbox::command(confinement, argv);
@@ -187,25 +184,27 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
     }
     if (pid == 0) {
         ::setpgid(0, 0);
-        give_report_pipe(report[1], confinement);
+        const int out_end = out.write.get();
+        const int report_end = report.write.get();
+        give_report_pipe(report_end, confinement);
         if (const int e = sandbox::enter(confinement); e != 0) {
             const char* what = "cannot confine the program (cgroup, user, limits, working folder): ";
-            (void)!::write(out[1], what, std::strlen(what));
-            (void)!::write(out[1], ::strerrordesc_np(e), std::strlen(::strerrordesc_np(e)));
+            (void)!::write(out_end, what, std::strlen(what));
+            (void)!::write(out_end, ::strerrordesc_np(e), std::strlen(::strerrordesc_np(e)));
             ::_exit(126);
         }
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        const int devnull = ::open("/dev/null", O_RDONLY);
+        const int devnull = ::open("/dev/null", O_RDONLY); // the child's own: it execs or exits next
         ::dup2(devnull, 0);
-        ::dup2(out[1], 1);
-        ::dup2(out[1], 2);
-        if (report[1] == 3) {
+        ::dup2(out_end, 1);
+        ::dup2(out_end, 2);
+        if (report_end == 3) {
             ::fcntl(3, F_SETFD, 0);
-        } else if (report[1] >= 0) {
-            ::dup2(report[1], 3); // dup2 clears close-on-exec: the program (through bwrap) keeps it
+        } else if (report_end >= 0) {
+            ::dup2(report_end, 3); // dup2 clears close-on-exec: the program (through bwrap) keeps it
         }
         ::execve(args[0], args.data(), envp.data());
         // No allocation here: the grader has threads, and one may have held malloc's lock at fork.
@@ -216,30 +215,31 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
         ::_exit(127);
     }
     ::setpgid(pid, pid);
-    ::close(out[1]);
-    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-    if (report[1] >= 0) {
-        ::close(report[1]);
-        ::fcntl(report[0], F_SETFL, O_NONBLOCK);
+    out.write.reset(); // the program's copies remain: EOF comes when they are gone
+    ::fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
+    if (report.write) {
+        report.write.reset();
+        ::fcntl(report.read.get(), F_SETFL, O_NONBLOCK);
     }
 
     BoundedRun run;
     const auto deadline = start + bounds.wall;
     bool open = true;
-    bool report_open = report[0] >= 0;
+    bool report_open = static_cast<bool>(report.read);
     int status = 0;
     bool exited = false;
     while (!exited) {
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (open || report_open) {
-            pollfd p[2] = {{open ? out[0] : -1, POLLIN, 0}, {report_open ? report[0] : -1, POLLIN, 0}};
+            pollfd p[2] = {{open ? out.read.get() : -1, POLLIN, 0},
+                           {report_open ? report.read.get() : -1, POLLIN, 0}};
             ::poll(p, 2, static_cast<int>(std::clamp<long long>(left, 0, 50)));
             if (open) {
-                run.dropped += read_some(out[0], run.output, bounds.max_output, open);
+                run.dropped += read_some(out.read.get(), run.output, bounds.max_output, open);
             }
             if (report_open) {
-                (void)read_some(report[0], run.report, kReportLimit, report_open);
+                (void)read_some(report.read.get(), run.report, kReportLimit, report_open);
             }
         } else if (left > 0) {
             ::usleep(static_cast<useconds_t>(std::min<long long>(left, 5) * 1000)); // the pipes are closed
@@ -256,7 +256,7 @@ BoundedRun run_bounded(const std::vector<std::string>& argv, const std::vector<s
         }
     }
     ::kill(-pid, SIGKILL); // whatever it left behind in its group (bwrap takes its sandbox along)
-    read_the_rest(run, out[0], report[0], bounds);
+    read_the_rest(run, std::move(out.read), std::move(report.read), bounds);
     run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (confinement.enabled) {
         status = sandbox::program_status(status);

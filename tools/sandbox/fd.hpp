@@ -3,6 +3,8 @@
 // for the labs, does not link.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <utility>
@@ -39,5 +41,34 @@ public:
 private:
     int fd_ = -1;
 };
+
+// The two ends of a pipe, each owned.
+struct Pipe {
+    Fd read;
+    Fd write;
+};
+
+// pipe2(2), both ends close-on-exec, into pipe; false (with errno) when it failed.
+inline bool open_pipe(Pipe& pipe) noexcept {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return false;
+    }
+    pipe.read.reset(fds[0]);
+    pipe.write.reset(fds[1]);
+    return true;
+}
+
+// A connected pair of AF_UNIX sockets that keep message boundaries (SOCK_SEQPACKET),
+// close-on-exec, into a and b; false (with errno) when it failed.
+inline bool open_socket_pair(Fd& a, Fd& b) noexcept {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+        return false;
+    }
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+    return true;
+}
 
 } // namespace socklab::sandbox

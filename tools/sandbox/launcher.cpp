@@ -50,16 +50,8 @@ const std::string& launcher_program() {
 struct Instance {
     std::string key;
     int uid = -1;
-    int socket = -1;
+    Fd socket;
     pid_t bwrap = -1;
-    Instance() = default;
-    Instance(const Instance&) = delete;
-    Instance& operator=(const Instance&) = delete;
-    ~Instance() {
-        if (socket >= 0) {
-            ::close(socket);
-        }
-    }
 };
 
 std::mutex& instances_lock() {
@@ -87,7 +79,7 @@ std::string key_of(const Policy& p) {
 }
 
 void end(Instance& i) {
-    ::shutdown(i.socket, SHUT_RDWR); // the launcher kills what it still runs, and ends
+    ::shutdown(i.socket.get(), SHUT_RDWR); // the launcher kills what it still runs, and ends
     if (i.bwrap > 0) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         while (::waitpid(i.bwrap, nullptr, WNOHANG) == 0) {
@@ -104,8 +96,9 @@ void end(Instance& i) {
 
 // Starts a launcher for p: bwrap with p's view, as root, keeping only kLauncherCaps.
 bool start(const Policy& p, Instance& out, std::string& error) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    Fd ours;
+    Fd launchers; // the launcher's end: its descriptor 3
+    if (!open_socket_pair(ours, launchers)) {
         error = std::string("socketpair: ") + std::strerror(errno);
         return false;
     }
@@ -143,10 +136,10 @@ bool start(const Policy& p, Instance& out, std::string& error) {
         ::dup2(devnull, 0);
         ::dup2(devnull, 1);
         ::dup2(devnull, 2);
-        if (sv[1] == 3) {
+        if (launchers.get() == 3) {
             ::fcntl(3, F_SETFD, 0);
         } else {
-            ::dup2(sv[1], 3);
+            ::dup2(launchers.get(), 3);
         }
         if (enter(lp) != 0 || ::prctl(PR_SET_PDEATHSIG, 0) != 0) {
             ::_exit(126);
@@ -154,15 +147,14 @@ bool start(const Policy& p, Instance& out, std::string& error) {
         ::execve(args[0], args.data(), envp.data());
         ::_exit(127);
     }
-    ::close(sv[1]);
+    launchers.reset(); // the launcher holds it now: its end, and its death, close the pair
     if (pid < 0) {
         error = std::string("fork: ") + std::strerror(errno);
-        ::close(sv[0]);
         return false;
     }
     out.key = key_of(p);
     out.uid = p.uid;
-    out.socket = sv[0];
+    out.socket = std::move(ours);
     out.bwrap = pid;
     return true;
 }
@@ -217,13 +209,12 @@ Program::~Program() {
     if (!ended_) {
         signal(SIGKILL);
     }
-    ::close(control_); // the launcher kills it as well when this end closes
 }
 
 bool Program::ended(int& status) {
     while (!ended_) {
         Message m{};
-        const ssize_t n = ::recv(control_, &m, sizeof m, MSG_DONTWAIT);
+        const ssize_t n = ::recv(control_.get(), &m, sizeof m, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -244,7 +235,7 @@ bool Program::ended(int& status) {
 int Program::wait() {
     int status = 0;
     while (!ended(status)) {
-        pollfd p{control_, POLLIN, 0};
+        pollfd p{control_.get(), POLLIN, 0};
         ::poll(&p, 1, -1);
     }
     return status;
@@ -253,7 +244,7 @@ int Program::wait() {
 void Program::signal(int sig) {
     if (!ended_) {
         const Message m{protocol::kSignal, sig};
-        (void)::send(control_, &m, sizeof m, MSG_NOSIGNAL);
+        (void)::send(control_.get(), &m, sizeof m, MSG_NOSIGNAL);
     }
 }
 
@@ -298,27 +289,26 @@ std::unique_ptr<Program> launch(const Policy& p, const Launch& l, std::string& e
             }
             instance = *it;
         }
-        const int socket = instance->socket;
-        int control[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
+        const int socket = instance->socket.get();
+        Fd control;
+        Fd launchers_control; // sent to the launcher, which keeps its copy
+        if (!open_socket_pair(control, launchers_control)) {
             error = std::string("socketpair: ") + std::strerror(errno);
             return nullptr;
         }
-        const bool sent = send_request(socket, l, control[1]);
-        ::close(control[1]);
+        const bool sent = send_request(socket, l, launchers_control.get());
+        launchers_control.reset();
         if (!sent) {
-            ::close(control[0]);
             continue;
         }
         // The answer comes once the program has been executed, or has failed to be.
-        pollfd answer{control[0], POLLIN, 0};
+        pollfd answer{control.get(), POLLIN, 0};
         const int ready = ::poll(&answer, 1, 30000);
         Message m{};
-        const ssize_t n = ready > 0 ? ::recv(control[0], &m, sizeof m, 0) : -1;
+        const ssize_t n = ready > 0 ? ::recv(control.get(), &m, sizeof m, 0) : -1;
         if (n == sizeof m && m.kind == protocol::kStarted) {
-            return std::make_unique<Program>(control[0]);
+            return std::make_unique<Program>(std::move(control));
         }
-        ::close(control[0]);
         if (n == sizeof m && m.kind == protocol::kError) {
             error = std::strerror(m.value);
             return nullptr;

@@ -15,6 +15,7 @@
 // program gets a bwrap of its own as before.
 #pragma once
 
+#include "fd.hpp"
 #include "sandbox.hpp"
 
 #include <sys/types.h>
@@ -29,13 +30,13 @@ namespace socklab::sandbox {
 // A program a launcher started. Destroying it kills the program and all it started.
 class Program {
 public:
-    explicit Program(int control) : control_(control) {}
+    explicit Program(Fd control) : control_(std::move(control)) {}
     ~Program();
     Program(const Program&) = delete;
     Program& operator=(const Program&) = delete;
 
     // Readable (poll(2) POLLIN) once the program has ended.
-    [[nodiscard]] int fd() const { return control_; }
+    [[nodiscard]] int fd() const { return control_.get(); }
     // Non-blocking: true once the program has ended, with its wait(2) status in status.
     bool ended(int& status);
     // Blocks until the program has ended; its wait(2) status.
@@ -44,7 +45,7 @@ public:
     void signal(int sig);
 
 private:
-    int control_;
+    Fd control_; // the launcher kills the program as well when this end closes
     bool ended_ = false;
     int status_ = 0;
 };

@@ -11,6 +11,7 @@
 // Each PATH:MIB is a tmpfs of MIB mebibytes that every program gets fresh (/tmp, /dev/shm, ...);
 // each bind=PATH a folder or file of the view, kept in sight when it lies in such a tmpfs.
 // The launcher ends when the grader closes descriptor 3, killing what it still runs.
+#include "fd.hpp"
 #include "launcher_protocol.hpp"
 #include "sandbox.hpp"
 
@@ -72,15 +73,15 @@ void make_folders(const std::string& path) {
 // Mounts a fresh tmpfs on f.path, keeping in sight what the view has below it: binds, and the
 // folders of the fresh tmpfs mounted later (open_tree(2) copies a mount, move_mount(2) puts it back).
 int mount_fresh(const Fresh& f, const std::vector<Fresh>& fresh, const std::vector<std::string>& binds) {
-    std::vector<std::pair<std::string, int>> kept;
+    std::vector<std::pair<std::string, socklab::sandbox::Fd>> kept;
     for (const auto& b : binds) {
         if (under(b, f.path)) {
-            const int fd = static_cast<int>(
-                ::syscall(SYS_open_tree, AT_FDCWD, b.c_str(), OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE));
-            if (fd < 0) {
+            socklab::sandbox::Fd tree(static_cast<int>(
+                ::syscall(SYS_open_tree, AT_FDCWD, b.c_str(), OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE)));
+            if (!tree) {
                 return errno;
             }
-            kept.emplace_back(b, fd);
+            kept.emplace_back(b, std::move(tree));
         }
     }
     const std::string options = "mode=1777,size=" + std::to_string(f.mib << 20);
@@ -93,28 +94,29 @@ int mount_fresh(const Fresh& f, const std::vector<Fresh>& fresh, const std::vect
             make_folders(other.path);
         }
     }
-    for (const auto& [path, fd] : kept) {
+    for (const auto& [path, tree] : kept) {
         struct stat st = {};
-        if (failed == 0 && ::fstat(fd, &st) == 0) {
+        if (failed == 0 && ::fstat(tree.get(), &st) == 0) {
             make_folders(path.substr(0, path.rfind('/')));
             if (S_ISDIR(st.st_mode)) {
                 ::mkdir(path.c_str(), 0755);
             } else {
-                ::close(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+                const socklab::sandbox::Fd created(
+                    ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
             }
-            if (::syscall(SYS_move_mount, fd, "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+            if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH) !=
+                0) {
                 failed = errno;
             }
         }
-        ::close(fd);
     }
-    return failed;
+    return failed; // the trees close with kept
 }
 
 struct Running {
-    pid_t reaper = -1; // PID 1 of the program's namespace, seen from here
-    int control = -1;
-    bool given_up = false; // the grader closed its end: killed, no longer polled, closed once reaped
+    pid_t reaper = -1;            // PID 1 of the program's namespace, seen from here
+    socklab::sandbox::Fd control; // closed once the reaper is reaped
+    bool given_up = false;        // the grader closed its end: killed, no longer polled, closed once reaped
 };
 
 void tell(int control, char kind, int value) {
@@ -210,28 +212,25 @@ void close_all_but(int first, std::vector<int> keep) {
     sigset_t all;
     sigfillset(&all);
     ::sigprocmask(SIG_BLOCK, &all, nullptr); // taken with sigwaitinfo below, never by a handler
-    int exec_error[2];
-    if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    socklab::sandbox::Pipe exec_error;
+    if (!socklab::sandbox::open_pipe(exec_error)) {
         tell(control, socklab::sandbox::protocol::kError, errno);
         ::_exit(1);
     }
     const pid_t program = ::fork();
     if (program == 0) {
-        ::close(exec_error[0]);
-        ::close(control);
-        become_program(strings, argc_at, fds, exec_error[1], uid, max_processes);
+        // become_program keeps only the program's four descriptors and exec_error's write end.
+        become_program(strings, argc_at, fds, exec_error.write.get(), uid, max_processes);
     }
-    ::close(exec_error[1]);
-    for (int i = 0; i < 4; ++i) {
-        if (fds[i] >= 0) {
-            ::close(fds[i]);
-        }
-    }
+    exec_error.write.reset();
+    // The program's descriptors are the program's now: this copy of them, inherited from the
+    // launcher, goes (close_range: the reaper owns nothing else from 4 up but control).
+    close_all_but(3, {control, exec_error.read.get()});
     int e = program < 0 ? errno : 0;
-    if (program > 0 && ::read(exec_error[0], &e, sizeof e) != sizeof e) {
+    if (program > 0 && ::read(exec_error.read.get(), &e, sizeof e) != sizeof e) {
         e = 0; // closed by a successful exec
     }
-    ::close(exec_error[0]);
+    exec_error.read.reset();
     if (e != 0) {
         tell(control, socklab::sandbox::protocol::kError, e);
         ::_exit(1);
@@ -288,7 +287,7 @@ int main(int argc, char** argv) {
     sigemptyset(&child);
     sigaddset(&child, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &child, nullptr);
-    const int reaped = ::signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+    const socklab::sandbox::Fd reaped(::signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK));
     const int grader = 3;
     std::vector<Running> running;
     const auto end = [&](int code) {
@@ -300,10 +299,10 @@ int main(int argc, char** argv) {
         std::exit(code);
     };
     for (;;) {
-        std::vector<pollfd> fds{{grader, POLLIN, 0}, {reaped, POLLIN, 0}};
+        std::vector<pollfd> fds{{grader, POLLIN, 0}, {reaped.get(), POLLIN, 0}};
         for (const auto& r : running) {
             if (!r.given_up) {
-                fds.push_back({r.control, POLLIN, 0});
+                fds.push_back({r.control.get(), POLLIN, 0});
             }
         }
         if (::poll(fds.data(), fds.size(), -1) < 0) {
@@ -311,14 +310,13 @@ int main(int argc, char** argv) {
         }
         if (fds[1].revents != 0) {
             signalfd_siginfo ignored{};
-            while (::read(reaped, &ignored, sizeof ignored) > 0) {
+            while (::read(reaped.get(), &ignored, sizeof ignored) > 0) {
             }
             for (pid_t done; (done = ::waitpid(-1, nullptr, WNOHANG)) > 0;) {
                 const auto r = std::find_if(running.begin(), running.end(),
                                             [done](const Running& x) { return x.reaper == done; });
                 if (r != running.end()) {
-                    ::close(r->control); // the reaper has said how the program ended, or was killed
-                    running.erase(r);
+                    running.erase(r); // the reaper has said how the program ended, or was killed
                 }
             }
         }
@@ -328,12 +326,12 @@ int main(int argc, char** argv) {
                 continue;
             }
             const auto r = std::find_if(running.begin(), running.end(),
-                                        [fd = fds[i].fd](const Running& x) { return x.control == fd; });
+                                        [fd = fds[i].fd](const Running& x) { return x.control.get() == fd; });
             if (r == running.end()) {
                 continue;
             }
             Message m{};
-            const ssize_t n = ::recv(r->control, &m, sizeof m, MSG_DONTWAIT);
+            const ssize_t n = ::recv(r->control.get(), &m, sizeof m, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 ::kill(r->reaper, SIGKILL); // reaped (and its control closed) above, later
                 r->given_up = true;
@@ -367,14 +365,14 @@ int main(int argc, char** argv) {
             }
             end(0); // the grader is done with this launcher
         }
-        std::vector<int> passed;
+        std::vector<socklab::sandbox::Fd> passed; // the control socket, then the program's 0, 1, 2 (and 3)
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
                 const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                 for (std::size_t k = 0; k < count; ++k) {
                     int fd = -1;
                     std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-                    passed.push_back(fd);
+                    passed.emplace_back(fd);
                 }
             }
         }
@@ -391,15 +389,13 @@ int main(int argc, char** argv) {
                            std::strtoul(strings[2].c_str(), nullptr, 10) > 0;
         if (!whole) {
             if (!passed.empty()) {
-                tell(passed[0], socklab::sandbox::protocol::kError, EINVAL);
+                tell(passed[0].get(), socklab::sandbox::protocol::kError, EINVAL);
             }
-            for (const int fd : passed) {
-                ::close(fd);
-            }
-            continue;
+            continue; // what was passed closes with passed
         }
-        const int control = passed[0];
-        const int program_fds[4] = {passed[1], passed[2], passed[3], passed.size() > 4 ? passed[4] : -1};
+        const int control = passed[0].get();
+        const int program_fds[4] = {passed[1].get(), passed[2].get(), passed[3].get(),
+                                    passed.size() > 4 ? passed[4].get() : -1};
         // clone(2) as fork(2), into new PID, mount and IPC namespaces: the child is their PID 1.
         const pid_t reaper =
             static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | SIGCHLD,
@@ -407,14 +403,10 @@ int main(int argc, char** argv) {
         if (reaper == 0) {
             become_reaper(strings, 2, control, program_fds, fresh, binds, uid, max_processes);
         }
-        for (std::size_t k = 1; k < passed.size(); ++k) {
-            ::close(passed[k]);
-        }
         if (reaper < 0) {
             tell(control, socklab::sandbox::protocol::kError, errno);
-            ::close(control);
-            continue;
+            continue; // what was passed closes with passed
         }
-        running.push_back({reaper, control});
+        running.push_back({reaper, std::move(passed[0])}); // the rest closes with passed
     }
 }

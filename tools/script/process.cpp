@@ -19,26 +19,16 @@ std::string enter_private_network() {
     if (::unshare(CLONE_NEWNET) != 0) {
         return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
     }
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const sandbox::Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     ifreq request{};
     std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-    const bool up = fd >= 0 && ::ioctl(fd, SIOCGIFFLAGS, &request) == 0 &&
-                    (request.ifr_flags |= IFF_UP, ::ioctl(fd, SIOCSIFFLAGS, &request) == 0);
+    const bool up = fd && ::ioctl(fd.get(), SIOCGIFFLAGS, &request) == 0 &&
+                    (request.ifr_flags |= IFF_UP, ::ioctl(fd.get(), SIOCSIFFLAGS, &request) == 0);
     const int error = errno;
-    if (fd >= 0) {
-        ::close(fd);
-    }
     return up ? "" : std::string("bringing up loopback in the new namespace: ") + std::strerror(error);
 }
 
 namespace {
-
-void close_fd(int& fd) {
-    if (fd >= 0) {
-        ::close(fd);
-        fd = -1;
-    }
-}
 
 std::string signal_name(int signal) {
     const char* abbrev = ::sigabbrev_np(signal);
@@ -51,15 +41,12 @@ Process::Process(std::string name, std::vector<std::string> argv)
     : name_(std::move(name)), argv_(std::move(argv)) {}
 
 void Process::close_stdin() {
-    close_fd(stdin_fd_);
+    stdin_fd_.reset();
 }
 
+// The descriptors close after, as members.
 Process::~Process() {
     kill_group();
-    close_fd(stdin_fd_);
-    close_fd(stdout_fd_);
-    close_fd(stderr_fd_);
-    close_fd(pidfd_);
 }
 
 std::string Process::command() const {
@@ -75,88 +62,72 @@ std::shared_mutex& fork_lock() {
 }
 
 bool Process::start(std::string& error) {
-    int in[2];
-    int out[2];
-    int err[2];
-    int exec_error[2]; // the child writes errno here when execv fails; closed by a successful exec
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
-        ::pipe2(exec_error, O_CLOEXEC) != 0) {
+    sandbox::Pipe in;
+    sandbox::Pipe out;
+    sandbox::Pipe err;
+    sandbox::Pipe exec_error; // the child writes errno here when execv fails; closed by a successful exec
+    if (!sandbox::open_pipe(in) || !sandbox::open_pipe(out) || !sandbox::open_pipe(err) ||
+        !sandbox::open_pipe(exec_error)) {
         error = std::string("pipe: ") + std::strerror(errno);
         return false;
     }
+    const auto keep_parent_ends = [&] {
+        stdin_fd_ = std::move(in.write);
+        stdout_fd_ = std::move(out.read);
+        stderr_fd_ = std::move(err.read);
+        for (const sandbox::Fd* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_}) {
+            ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) | O_NONBLOCK);
+        }
+    };
     if (sandbox::launches(confinement_)) {
         launched_ = sandbox::launch(
-            confinement_, sandbox::launch_of(confinement_, argv_, {in[0], out[1], err[1], -1}), error);
-        for (const int fd : {in[0], out[1], err[1], exec_error[0], exec_error[1]}) {
-            ::close(fd);
-        }
-        stdin_fd_ = in[1];
-        stdout_fd_ = out[0];
-        stderr_fd_ = err[0];
+            confinement_,
+            sandbox::launch_of(confinement_, argv_, {in.read.get(), out.write.get(), err.write.get(), -1}),
+            error);
+        keep_parent_ends(); // the child's ends close with the pipes, here
         if (!launched_) {
             exited_ = true;
             acknowledged_ = true;
             return false;
         }
-        for (const int fd : {stdin_fd_, stdout_fd_, stderr_fd_}) {
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        }
         return true;
     }
     std::vector<std::string> argv = sandbox::command(confinement_, argv_);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (auto& a : argv) {
-        args.push_back(a.data());
-    }
-    args.push_back(nullptr);
+    const std::vector<char*> args = sandbox::pointers(argv);
     // Inside the sandbox, the environment is the sandbox's own; outside, the caller's.
     std::vector<std::string> env = sandbox::environment(confinement_);
-    std::vector<char*> envp;
-    envp.reserve(env.size() + 1);
-    for (auto& e : env) {
-        envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
+    const std::vector<char*> envp = sandbox::pointers(env);
     pid_ = sandbox::fork_child();
     if (pid_ == 0) {
         ::setpgid(0, 0);
         if (const int e = sandbox::enter(confinement_); e != 0) {
-            (void)!::write(exec_error[1], &e, sizeof e);
+            (void)!::write(exec_error.write.get(), &e, sizeof e);
             ::_exit(127);
         }
         ::signal(SIGPIPE, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::dup2(in[0], 0);
-        ::dup2(out[1], 1);
-        ::dup2(err[1], 2);
+        ::dup2(in.read.get(), 0);
+        ::dup2(out.write.get(), 1);
+        ::dup2(err.write.get(), 2);
         if (confinement_.enabled) {
             ::execve(args[0], args.data(), envp.data());
         } else {
             ::execv(args[0], args.data());
         }
         const int e = errno;
-        (void)!::write(exec_error[1], &e, sizeof e);
+        (void)!::write(exec_error.write.get(), &e, sizeof e);
         ::_exit(127);
     }
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    ::close(exec_error[1]);
-    stdin_fd_ = in[1];
-    stdout_fd_ = out[0];
-    stderr_fd_ = err[0];
     if (pid_ < 0) {
         error = std::string("fork: ") + std::strerror(errno);
-        ::close(exec_error[0]);
         return false;
     }
-    ::setpgid(pid_, pid_); // also here: whichever of parent and child runs first
+    ::setpgid(pid_, pid_);    // also here: whichever of parent and child runs first
+    exec_error.write.reset(); // so that the read below ends at the child's exec
     int e = 0;
-    const ssize_t n = ::read(exec_error[0], &e, sizeof e);
-    ::close(exec_error[0]);
+    const ssize_t n = ::read(exec_error.read.get(), &e, sizeof e);
     if (n == sizeof e) {
         error = std::strerror(e);
         ::waitpid(pid_, &status_, 0);
@@ -164,10 +135,8 @@ bool Process::start(std::string& error) {
         acknowledged_ = true;
         return false;
     }
-    for (const int fd : {stdin_fd_, stdout_fd_, stderr_fd_}) {
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)); // -1 on old kernels: polled instead
+    keep_parent_ends();
+    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0))); // -1 on old kernels: polled instead
     return true;
 }
 
@@ -190,7 +159,7 @@ bool Process::poll_exit() {
         if (confinement_.enabled) {
             status_ = sandbox::program_status(status_);
         }
-        close_fd(pidfd_);
+        pidfd_.reset();
         return true;
     }
     return false;
@@ -199,7 +168,7 @@ bool Process::poll_exit() {
 void Process::drain_stderr() {
     char buffer[16384];
     for (;;) {
-        const ssize_t n = ::read(stderr_fd_, buffer, sizeof buffer);
+        const ssize_t n = ::read(stderr_fd_.get(), buffer, sizeof buffer);
         if (n > 0) {
             stderr_.append(buffer, static_cast<std::size_t>(n));
             if (stderr_.size() > (1u << 20)) {
@@ -211,7 +180,7 @@ void Process::drain_stderr() {
             continue;
         }
         if (n == 0) {
-            close_fd(stderr_fd_);
+            stderr_fd_.reset();
         }
         return;
     }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "fd.hpp"
 #include "launcher.hpp"
 #include "sandbox.hpp"
 
@@ -21,7 +22,7 @@ namespace socklab::script {
 // being copied.
 std::shared_mutex& fork_lock();
 
-// How a program of a submission is confined (the grader's sandbox, grader/sandbox/): off by
+// How a program of a submission is confined (the grader's sandbox, tools/sandbox/): off by
 // default, so a student's own runs of socklab-script start their programs as they are.
 using Confinement = sandbox::Policy;
 
@@ -60,10 +61,10 @@ public:
 
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] std::string command() const;
-    [[nodiscard]] int stdin_fd() const { return stdin_fd_; }
-    [[nodiscard]] int stdout_fd() const { return stdout_fd_; }
-    [[nodiscard]] int stderr_fd() const { return stderr_fd_; }
-    [[nodiscard]] int pidfd() const { return launched_ ? launched_->fd() : pidfd_; }
+    [[nodiscard]] int stdin_fd() const { return stdin_fd_.get(); }
+    [[nodiscard]] int stdout_fd() const { return stdout_fd_.get(); }
+    [[nodiscard]] int stderr_fd() const { return stderr_fd_.get(); }
+    [[nodiscard]] int pidfd() const { return launched_ ? launched_->fd() : pidfd_.get(); }
     [[nodiscard]] bool attached() const { return attached_; }
     [[nodiscard]] int port() const { return port_; }
     void set_port(int port) { port_ = port; }
@@ -85,10 +86,10 @@ private:
     std::string name_;
     std::vector<std::string> argv_;
     pid_t pid_ = -1;
-    int stdin_fd_ = -1;
-    int stdout_fd_ = -1;
-    int stderr_fd_ = -1;
-    int pidfd_ = -1;
+    sandbox::Fd stdin_fd_;
+    sandbox::Fd stdout_fd_;
+    sandbox::Fd stderr_fd_;
+    sandbox::Fd pidfd_;
     int port_ = 0;
     int status_ = 0;
     bool exited_ = false;
