@@ -85,7 +85,7 @@ function(socklab_add_lab id folder)
     if(SOCKLAB_GRADE_CUMULATIVE)
       set(below ${SOCKLAB_GRADED_LIBRARIES})
     endif()
-    # The graded code is compiled by the grader inside its sandbox (grader/sandbox/), with the
+    # The graded code is compiled by the grader inside its sandbox (tools/sandbox/), with the
     # commands that ${lib}_graded_objects puts in compile_commands.json (this build never
     # compiles it: EXCLUDE_FROM_ALL), into SOCKLAB_GRADE_OBJECTS/labNN/libgraded.a, which the
     # lab's programs and tests link here.
@@ -127,7 +127,7 @@ function(socklab_add_lab id folder)
     # catch_discover_tests: it would run the graded code during the build.
     set(test_exe lab${id}_tests)
     add_library(${test_exe}_objects OBJECT ${tests})
-    target_link_libraries(${test_exe}_objects PRIVATE socklab_lab${id} socklab_catch_main)
+    target_link_libraries(${test_exe}_objects PRIVATE socklab_lab${id} socklab_catch_main socklab_testkit_lab_types)
     target_compile_definitions(${test_exe}_objects PRIVATE
       SOCKLAB_LAB_DIR="${lab_dir}" SOCKLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       SOCKLAB_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
@@ -138,7 +138,7 @@ function(socklab_add_lab id folder)
   elseif(tests)
     set(test_exe lab${id}_tests)
     add_executable(${test_exe} ${tests})
-    target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main)
+    target_link_libraries(${test_exe} PRIVATE ${lib} socklab_catch_main socklab_testkit_lab_types)
     target_compile_definitions(${test_exe} PRIVATE
       SOCKLAB_LAB_DIR="${lab_dir}" SOCKLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       SOCKLAB_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
