@@ -79,6 +79,7 @@ AddressClass Ipv4Address::classify() const {
         const std::uint32_t mask = ~std::uint32_t{0} << (32 - prefix_length);
         return (value_ & mask) == network.value();
     };
+    // One test a class, in the order of the table in docs/labs/01-endpoints.md: alike on purpose.
     if (value_ == 0) {
         return AddressClass::Unspecified;
     }

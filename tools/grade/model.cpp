@@ -97,6 +97,7 @@ nlohmann::json to_json(const Grade& grade) {
                               {"passed", g.passed},
                               {"counted", g.counted}});
         }
+        // Every field written by name, as the reader below reads it: the lists look alike on purpose.
         nlohmann::json items = nlohmann::json::array();
         for (const Item& i : lab.items) {
             items.push_back({{"name", clean_text(i.name)},

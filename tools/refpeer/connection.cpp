@@ -107,6 +107,8 @@ End Connection::serve_echo(Sender& sender) {
     return limit_end(sender);
 }
 
+// The read loop of serve_echo again, with a splitter between the read and the send: kept apart so
+// that each mode reads as the protocol it serves.
 End Connection::serve_lines(Sender& sender) {
     std::vector<char> buffer(kReadBuffer);
     LineSplitter splitter(options_.max_line);

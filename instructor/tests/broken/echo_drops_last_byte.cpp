@@ -1,4 +1,5 @@
 // An echo server with an off-by-one: it sends back every read but its last byte.
+// It is good_echo.cpp but for that byte, on purpose: the one difference is the fixture.
 #include "broken_server.hpp"
 
 int main() {

@@ -1,4 +1,6 @@
 // Lab 01: ports and their classes (docs/labs/01-endpoints.md, step 4).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/port.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/endpoint_printing.hpp"

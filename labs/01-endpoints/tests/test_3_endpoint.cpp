@@ -1,4 +1,6 @@
 // Lab 01: endpoints, and sockaddr_in in network byte order (docs/labs/01-endpoints.md, steps 5-6).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/endpoint.hpp"
 #include "socklab/port.hpp"
 #include "socklab/testkit/catch_support.hpp"

@@ -2,6 +2,8 @@
 //
 // Only "localhost" is ever resolved for real: any other name would send a DNS query off the
 // machine. The failure case runs inside a private network namespace, where no query can leave.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/check.hpp"
 #include "socklab/resolve.hpp"
 #include "socklab/testkit/catch_support.hpp"

@@ -1,4 +1,6 @@
 // Lab 02: the listener: bind, listen, accept (docs/labs/02-server.md, steps 1-3).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "signal_storm.hpp"
 #include "socklab/tcp_listener.hpp"
 #include "socklab/testkit/catch_support.hpp"

@@ -1,4 +1,6 @@
 // Lab 02: the connected stream: read, write, close (docs/labs/02-server.md, steps 4-6).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "signal_storm.hpp"
 #include "socklab/tcp_stream.hpp"
 #include "socklab/testkit/catch_support.hpp"

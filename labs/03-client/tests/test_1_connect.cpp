@@ -1,5 +1,7 @@
 // Lab 03: connecting, with a deadline, to an endpoint, a list of endpoints, or a name
 // (docs/labs/03-client.md, steps 1-4). Every failure is made to happen for real, on loopback.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/check.hpp"
 #include "socklab/tcp_client.hpp"
 #include "socklab/testkit/catch_support.hpp"

@@ -1,5 +1,7 @@
 // Lab 03: telling failures apart (docs/labs/03-client.md, step 5), and what a client sees when
 // the connection breaks after it was up (step 6).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/check.hpp"
 #include "socklab/failure_kind.hpp"
 #include "socklab/tcp_client.hpp"

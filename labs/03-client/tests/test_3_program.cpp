@@ -1,4 +1,6 @@
 // Lab 03: the program lab03-client, a minimal netcat, run as a person would run it.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/check.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/child.hpp"

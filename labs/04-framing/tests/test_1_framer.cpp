@@ -1,4 +1,6 @@
 // Lab 04: the line framer, with no sockets (docs/labs/04-framing.md, steps 1-2).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/line_framer.hpp"
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/deadline.hpp"

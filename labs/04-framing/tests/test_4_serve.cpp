@@ -1,5 +1,7 @@
 // Lab 04: serving one client, however its bytes are split or joined (docs/labs/04-framing.md,
 // step 5). The client is a raw socket of the test kit; serve_lines runs on a thread of the test.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/check.hpp"
 #include "socklab/line_protocol.hpp"
 #include "socklab/testkit/catch_support.hpp"

@@ -1,4 +1,6 @@
 // Lab 04: the program lab04-server, talked to over loopback as nc, socat or telnet would.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/loopback.hpp"
 #include "socklab/testkit/process.hpp"

@@ -34,6 +34,8 @@ extern "C" void on_stop_signal(int) {
 
 } // namespace
 
+// It starts as lab02-server's and lab04-server's mains do, on purpose: each lab's program reads
+// whole on its own (this one adds the stop signals and serves many clients).
 int main(int argc, char* argv[]) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
     return socklab::run_main("lab05-server", [&] {

@@ -41,6 +41,8 @@
 
 namespace lab05 {
 
+// The names every test file of a lab uses, declared in each file as the other labs' tests do, so
+// that a test reads without a look elsewhere.
 using socklab::Endpoint;
 using socklab::Ipv4Address;
 using socklab::LineServer;

@@ -1,4 +1,6 @@
 // Lab 05: serving many clients at once (docs/labs/05-stop-server.md, step 1).
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "server_under_test.hpp"
 #include "socklab/line_server.hpp"
 #include "socklab/testkit/catch_support.hpp"

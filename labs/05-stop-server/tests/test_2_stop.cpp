@@ -1,5 +1,7 @@
 // Lab 05: stopping gracefully (docs/labs/05-stop-server.md, steps 2-4): stop accepting, wake
 // every blocked thread, answer what is owed and say BYE, join and close everything.
+// Tests alike in shape repeat their setup here on purpose: each one is one behaviour that reads
+// alone, so a student who opens the test that failed sees all of it in one place.
 #include "server_under_test.hpp"
 #include "socklab/line_server.hpp"
 #include "socklab/testkit/catch_support.hpp"

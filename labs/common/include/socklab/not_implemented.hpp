@@ -22,6 +22,7 @@ public:
     [[nodiscard]] const std::string& doc_section() const noexcept { return doc_section_; }
 
 private:
+    // The members mirror SocketError's (check.hpp) on purpose: both say what failed and where.
     std::string function_;
     std::string doc_section_;
     std::string message_;
