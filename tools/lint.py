@@ -90,14 +90,16 @@ def cmd_lint() -> int:
     heading(f"clang-tidy ({TIDY_JOBS} files at a time)")
     preset = "student" if HANDOUT else "solution"
     build_dir = BUILD_DIRS[preset]
-    tidy_folders = [ROOT / "labs" / "common" / "src", ROOT / "labs" / "common" / "testkit" / "src"]
+    tidy_folders = [ROOT / "labs" / "common" / "src", ROOT / "labs" / "common" / "testkit" / "src",
+                    ROOT / "labs" / "common" / "wire" / "src"]
     tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/app") if p.is_dir())
     if HANDOUT:
         # The student's code, and what the student build compiles (it does not build the grader).
-        tidy_folders += existing("tools/script", "tools/refpeer")
+        tidy_folders += existing("tools/script", "tools/refpeer", "tools/wire")
         tidy_folders += sorted(p for p in (ROOT / "labs").glob("*/src") if p.is_dir())
     else:
-        tidy_folders += existing("solutions", "tools/script", "tools/refpeer", "tools/grade", "tools/sandbox")
+        tidy_folders += existing("solutions", "tools/script", "tools/refpeer", "tools/grade", "tools/sandbox",
+                                 "tools/wire")
     tidy_files = sources([f for f in tidy_folders if f.is_dir()], (".cpp",))
     database = build_dir / "compile_commands.json"
     if not database.is_file():

@@ -49,17 +49,18 @@ socklab_packages() {
         *) clang_rt="" telnet=inetutils-telnet ;;
     esac
     # bubblewrap: the grader's sandbox (tools/sandbox/), in every tree that builds the grader.
+    # libpcap-dev: the wire view (labs/common/wire, socklab-wire), in every tree.
     local common=(cmake ninja-build g++ $catch2 libgtest-dev python3 git iproute2 libasio-dev libcli11-dev
-        $toml nlohmann-json3-dev libpugixml-dev bubblewrap)
+        $toml nlohmann-json3-dev libpugixml-dev bubblewrap libpcap-dev)
     case "$set" in
         # Benchmarks, the grader's tests (python3-yaml), clang's tools, the programs the docs try a
-        # server with, and debootstrap for ./socklab distro-check.
+        # server with, tcpdump (reads a socklab-wire .pcap), and debootstrap for ./socklab distro-check.
         full) printf '%s\n' "${common[@]}" libbenchmark-dev python3-yaml clang $clang_rt llvm clang-format \
-            clang-tidy netcat-openbsd socat $telnet unzip debootstrap ;;
+            clang-tidy netcat-openbsd socat $telnet tcpdump unzip debootstrap ;;
         # No benchmarks and no grader tests. clang, its runtime and llvm (llvm-symbolizer names the
         # functions of a crash report) for the fuzz preset lab 04's page shows.
         handout) printf '%s\n' "${common[@]}" clang $clang_rt llvm clang-format clang-tidy netcat-openbsd \
-            socat $telnet ;;
+            socat $telnet tcpdump ;;
         # What the grader needs to build and run; pip and curl for setup.sh's fallbacks.
         gradescope) printf '%s\n' "${common[@]}" python3-pip util-linux curl ca-certificates ;;
         *)

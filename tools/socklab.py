@@ -320,6 +320,20 @@ def cmd_bench() -> int:
     return 0
 
 
+# --- ./socklab wire -----------------------------------------------------------------------
+
+def cmd_wire(args: list[str]) -> int:
+    """Builds the student build (build/: your code, refpeer and socklab-wire) and runs socklab-wire
+    with the arguments given: a command in a private network namespace, and its segments."""
+    heading("build your code, refpeer and socklab-wire (preset student, build/)")
+    configure("student", quiet=True)
+    build("student", quiet=True)
+    wire = BUILD_DIRS["student"] / "bin" / "socklab-wire"
+    if not args:
+        args = ["--help"]
+    return subprocess.run([str(wire), *args], cwd=ROOT).returncode
+
+
 # --- ./socklab fuzz -----------------------------------------------------------------------
 
 FUZZ_TARGETS = {"fuzz_line_framer": ROOT / "labs" / "04-framing" / "fuzz" / "corpus" / "line_framer"}
@@ -357,7 +371,7 @@ def cmd_fuzz(seconds: int) -> int:
 
 COMMAND_LIST = ROOT / "tools" / "commands.tsv"
 # The commands of the list that this file runs (./socklab runs the others itself, or another tool).
-PYTHON_COMMANDS = ("test", "status", "grade", "lint", "sanitize", "fuzz", "bench")
+PYTHON_COMMANDS = ("test", "status", "grade", "wire", "lint", "sanitize", "fuzz", "bench")
 EX_USAGE = 64  # sysexits.h: the command was used wrongly
 
 
@@ -404,8 +418,9 @@ def command_parser() -> Parser:
             if command.name == "fuzz":
                 sub.add_argument("seconds", nargs="?", type=seconds, default=60,
                                  help="how long to run each fuzz target (60 by default)")
-            if command.name == "grade":
-                sub.add_argument("args", nargs="*", help="socklab-grade's own options (./socklab grade --help)")
+            if command.name in ("grade", "wire"):
+                program = "socklab-grade" if command.name == "grade" else "socklab-wire"
+                sub.add_argument("args", nargs="*", help=f"{program}'s own options (./socklab {command.name} --help)")
     return parser
 
 
@@ -415,6 +430,8 @@ def run_command(args: argparse.Namespace) -> int:
         return cmd_status(exit_status=True) if HANDOUT else cmd_test()
     if args.command == "grade":
         return cmd_grade(args.args)
+    if args.command == "wire":
+        return cmd_wire(args.args)
     if args.command == "fuzz":
         return cmd_fuzz(args.seconds)
     return {"status": cmd_status, "lint": cmd_lint, "sanitize": cmd_sanitize, "bench": cmd_bench}[args.command]()
@@ -427,9 +444,9 @@ def main(argv: list[str]) -> int:
               "your lab's page shows, e.g. cmake --preset asan -B build-asan-mine && cmake --build "
               "build-asan-mine && ctest --test-dir build-asan-mine -L lab02", file=sys.stderr)
         return EX_USAGE
-    if argv and argv[0] == "grade":
-        # Everything after grade is socklab-grade's (its options start with --): not parsed here.
-        args = argparse.Namespace(command="grade", args=argv[1:])
+    if argv and argv[0] in ("grade", "wire"):
+        # Everything after grade or wire is its program's (socklab-grade, socklab-wire): not parsed here.
+        args = argparse.Namespace(command=argv[0], args=argv[1:])
     else:
         args = command_parser().parse_args(argv)
     return run_reporting(args.command, lambda: run_command(args))

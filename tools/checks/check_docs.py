@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab_page_checks import check_mistakes, check_sessions, load_mistake_catalogue  # noqa: E402
+from wire_blocks import NO_CAPTURE, check_wire_blocks  # noqa: E402
 from markdown_links import (DOC_REF, AnchorCache, check_links, check_target, is_relative, links_in,  # noqa: E402
                             markdown_files, markdown_lines, show, slug)  # slug: for the tests
 
@@ -268,11 +269,14 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     modes.add_parser("coverage", help="docs/coverage.md names only doc sections and tests that exist")
     modes.add_parser("sessions", help="the Python sessions of PAGE print what the page shows")
     modes.add_parser("mistakes", help="every usual mistake of PAGE is a catalogue mistake the named test catches")
+    modes.add_parser("wire", help="every timeline of PAGE marked <!-- wire: COMMAND --> is what COMMAND prints")
     for name, sub in modes.choices.items():
         sub.add_argument("root", type=Path, metavar="ROOT", help="the project's folder")
         if name in ("coverage", "mistakes"):
             sub.add_argument("build_dir", type=Path, metavar="BUILD_DIR", help="a build folder, to list its tests")
-        if name in ("sessions", "mistakes"):
+        if name == "wire":
+            sub.add_argument("bin_dir", type=Path, metavar="BIN_DIR", help="the build's bin/, with socklab-wire")
+        if name in ("sessions", "mistakes", "wire"):
             sub.add_argument("pages", nargs="+", metavar="PAGE", help="a page, relative to ROOT")
     args = parser.parse_args(argv)
     args.root = args.root.resolve()
@@ -308,6 +312,14 @@ def main(argv: list[str]) -> int:
         checked = f"{count} Python sessions in {len(args.pages)} pages"
         if count == 0:
             problems.append("no Python session found: the pattern or the page list is wrong")
+    elif mode == "wire":
+        problems, count, no_capture = check_wire_blocks(root, args.bin_dir.resolve(), args.pages)
+        if no_capture:
+            print(f"check_docs.py wire: skipped, no capture can be made here: {no_capture}")
+            return NO_CAPTURE
+        checked = f"{count} wire timelines in {len(args.pages)} pages"
+        if count == 0:
+            problems.append("no wire timeline found: the pattern or the page list is wrong")
     elif mode == "skeletons":
         problems = check_skeletons(root)
         checked = f"{len(skeleton_sources(root))} source files"

@@ -1,11 +1,10 @@
 #include "process.hpp"
 
+#include "socklab/wire/namespace.hpp"
+
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,13 +18,7 @@ std::string enter_private_network() {
     if (::unshare(CLONE_NEWNET) != 0) {
         return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
     }
-    const sandbox::Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ifreq request{};
-    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-    const bool up = fd && ::ioctl(fd.get(), SIOCGIFFLAGS, &request) == 0 &&
-                    (request.ifr_flags |= IFF_UP, ::ioctl(fd.get(), SIOCSIFFLAGS, &request) == 0);
-    const int error = errno;
-    return up ? "" : std::string("bringing up loopback in the new namespace: ") + std::strerror(error);
+    return wire::bring_loopback_up();
 }
 
 namespace {

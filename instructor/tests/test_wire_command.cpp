@@ -1,0 +1,148 @@
+// socklab-wire's own tests: the command run as a student runs it, on a lab's client, as root and
+// as another user, with its .pcap read back by tcpdump.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+    int exit_code = -1;
+    std::string output; // stdout and stderr
+};
+
+Outcome run(const std::string& command) {
+    Outcome r;
+    FILE* pipe = ::popen((command + " </dev/null 2>&1").c_str(), "r");
+    if (pipe == nullptr) {
+        return r;
+    }
+    std::array<char, 4096> buffer{};
+    for (std::size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
+        r.output.append(buffer.data(), n);
+    }
+    const int status = ::pclose(pipe);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+const std::string kWire = SOCKLAB_WIRE_PROGRAM;
+const std::string kClient = std::string(SOCKLAB_BIN_DIR) + "/lab03-client";
+
+// The timeline part of socklab-wire's output (from its "==> the wire" line on).
+std::string timeline_of(const std::string& output) {
+    const auto at = output.find("==> the wire");
+    return at == std::string::npos ? "" : output.substr(at);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) {
+        ++n;
+    }
+    return n;
+}
+
+// Whether this machine can capture at all (a private namespace and CAP_NET_RAW in it).
+std::string why_no_capture() {
+    const Outcome probe = run(kWire + " -- true");
+    return probe.exit_code == 77 ? probe.output : "";
+}
+
+} // namespace
+
+TEST(WireCommand, ARefusedConnectShowsTheSynAndTheRstAckThatAnswersIt) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    const Outcome o = run(kWire + " -- " + kClient + " 127.0.0.1:9");
+    EXPECT_EQ(o.exit_code, 69) << o.output; // the client's own code: refused
+    const std::string t = timeline_of(o.output);
+    std::smatch syn;
+    std::smatch rst;
+    ASSERT_TRUE(
+        std::regex_search(t, syn, std::regex(R"(client 127\.0\.0\.1:\d+ +-> server 127\.0\.0\.1:9 +SYN )")))
+        << o.output;
+    ASSERT_TRUE(std::regex_search(
+        t, rst, std::regex(R"(server 127\.0\.0\.1:9 +-> client 127\.0\.0\.1:\d+ +RST ACK )")))
+        << o.output;
+    EXPECT_LT(syn.position(0), rst.position(0)) << o.output;
+    EXPECT_EQ(count(t, " ms  "), 2U) << "a refused connect is two segments:\n" << o.output;
+}
+
+TEST(WireCommand, ATimeoutShowsTheSynSentAgainAndNeverAnswered) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    // refpeer blackhole: a listener whose accept queue is full, so the kernel drops each new SYN.
+    const Outcome o =
+        run(kWire + " --peer 'refpeer blackhole' -- " + kClient + " --timeout-ms 1500 '127.0.0.1:{port}'");
+    EXPECT_EQ(o.exit_code, 75) << o.output; // timed out
+    const std::string t = timeline_of(o.output);
+    EXPECT_GE(count(t, "  SYN      seq 0"), 2U) << "the SYN is sent again when unanswered:\n" << o.output;
+    EXPECT_EQ(count(t, "SYN ACK"), 0U) << o.output;
+    EXPECT_EQ(count(t, "RST"), 0U) << o.output;
+}
+
+TEST(WireCommand, ThePcapFileHoldsTheSameSegmentsForTcpdump) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    if (run("command -v tcpdump").exit_code != 0) {
+        GTEST_SKIP() << "tcpdump is not installed (./socklab deps installs it)";
+    }
+    const fs::path pcap =
+        fs::temp_directory_path() / ("socklab-wire-test-" + std::to_string(::getpid()) + ".pcap");
+    const Outcome o = run(kWire + " --pcap " + pcap.string() + " -- " + kClient + " 127.0.0.1:9");
+    ASSERT_TRUE(fs::exists(pcap)) << o.output;
+    const Outcome read = run("tcpdump -nr " + pcap.string());
+    fs::remove(pcap);
+    EXPECT_EQ(read.exit_code, 0) << read.output;
+    EXPECT_EQ(count(read.output, "Flags [S]"), 1U) << read.output;
+    EXPECT_EQ(count(read.output, "Flags [R.]"), 1U) << read.output;
+    EXPECT_EQ(count(read.output, "127.0.0.1.9:"), 1U) << "one segment to port 9:\n" << read.output;
+}
+
+TEST(WireCommand, AsAnotherUserItCapturesInAUserNamespace) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user (nobody); this run is already not root";
+    }
+    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
+        GTEST_SKIP() << "nobody cannot reach " << kWire << " (a folder closed to others on the way)";
+    }
+    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true").exit_code != 0) {
+        GTEST_SKIP() << "this machine allows no user namespace to another user";
+    }
+    const Outcome o = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + kWire + " -- " + kClient +
+                          " 127.0.0.1:9");
+    EXPECT_EQ(o.exit_code, 69) << o.output;
+    const std::string t = timeline_of(o.output);
+    EXPECT_NE(t.find("SYN"), std::string::npos) << o.output;
+    EXPECT_NE(t.find("RST ACK"), std::string::npos) << o.output;
+}
+
+TEST(WireCommand, WhereNoNamespaceCanBeMadeItSaysWhyAndExits77) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user (nobody)";
+    }
+    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
+        GTEST_SKIP() << "nobody cannot reach " << kWire;
+    }
+    // As nobody (no CAP_SYS_ADMIN) behind a filter that refuses user namespaces, as Docker's does.
+    const Outcome o =
+        run("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(SOCKLAB_NO_USER_NAMESPACES) +
+            " " + kWire + " -- " + kClient + " 127.0.0.1:9");
+    EXPECT_EQ(o.exit_code, 77) << o.output;
+    EXPECT_NE(o.output.find("cannot make a private network namespace"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("unprivileged user namespaces"), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("==> the wire"), std::string::npos) << "nothing was captured:\n" << o.output;
+}

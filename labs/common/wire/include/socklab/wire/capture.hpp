@@ -1,0 +1,52 @@
+// The packets behind a lab: a capture, with libpcap, of the TCP segments and ICMP errors on the
+// loopback interface of the calling thread's network namespace (docs/reference/wire.md).
+//
+// Capturing needs CAP_NET_RAW in that namespace: root has it, and so has anyone in a network
+// namespace of their own made inside a user namespace (Debian allows those). Opened in a private
+// namespace, a capture reads nothing of the machine's other traffic.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace socklab::wire {
+
+// One frame as captured on the loopback interface.
+struct Frame {
+    std::chrono::microseconds time{0}; // as the kernel stamped it, since the epoch
+    std::string bytes;                 // the frame, at most kSnapLength bytes of it
+    std::uint32_t length = 0;          // its whole length
+};
+
+inline constexpr int kSnapLength = 65535;
+
+class Capture {
+public:
+    // Starts capturing on "lo" of the calling thread's network namespace, TCP and ICMP only.
+    // Returns nullptr, with the reason in why, where it cannot (no CAP_NET_RAW here, say).
+    static std::unique_ptr<Capture> start(std::string& why);
+    ~Capture();
+    Capture(const Capture&) = delete;
+    Capture& operator=(const Capture&) = delete;
+
+    // Stops capturing and returns every frame, oldest first (the frames queued in the kernel when
+    // it is called included: a segment sent before the call is in the result).
+    std::vector<Frame> stop();
+    // The frames' link-layer type, as a .pcap file records it (DLT_EN10MB on Linux's loopback).
+    [[nodiscard]] int link_type() const { return link_type_; }
+
+private:
+    struct State;
+    explicit Capture(std::unique_ptr<State> state, int link_type);
+    std::unique_ptr<State> state_;
+    int link_type_;
+};
+
+// Writes frames as a .pcap file, which tcpdump -r, tshark -r and Wireshark open. False, with the
+// reason in why, when the file cannot be written.
+bool write_pcap(const std::string& path, int link_type, const std::vector<Frame>& frames, std::string& why);
+
+} // namespace socklab::wire

@@ -1,0 +1,61 @@
+"""The timelines a page shows were printed by socklab-wire, and it still prints them.
+
+A page marks each one with the command that printed it, in a comment just above its block:
+
+    <!-- wire: socklab-wire -- lab03-client 127.0.0.1:9 -->
+    ```text
+        0.000 ms  client 127.0.0.1:33844 -> server 127.0.0.1:9      SYN      seq 0
+    ```
+
+The command runs again (bash, with the build's bin/ first on PATH), and the block must show the
+same segments: who sent each to whom, and its flags, in order. Times, ports, sequence numbers and
+how many times one segment is sent again in a row (which depend on the kernel) are not compared.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+MARK = re.compile(r"^<!-- wire: (.+?) -->\n```text\n(.*?)^```", re.S | re.M)
+# "    0.000 ms  client 127.0.0.1:1 -> server 127.0.0.1:9      SYN      seq 0"
+LINE = re.compile(r"^\s*[\d.]+ ms  (\S+) \S+\s+-> (\S+) \S+\s+(.+?)(?:\s+seq \d+.*)?$")
+NO_CAPTURE = 77  # socklab-wire's exit code where no capture can be made
+
+
+def shape(timeline: str) -> list[str]:
+    """Each segment as 'client -> server SYN', a segment sent again in a row counted once."""
+    out: list[str] = []
+    for line in timeline.splitlines():
+        match = LINE.match(line)
+        if match:
+            seen = f"{match.group(1)} -> {match.group(2)} {match.group(3).strip()}"
+            if not out or out[-1] != seen:
+                out.append(seen)
+    return out
+
+
+def check_wire_blocks(root: Path, bin_dir: Path, pages: list[str]) -> tuple[list[str], int, str]:
+    """Problems, how many blocks were checked, and why none could be (no capture here), or ""."""
+    problems: list[str] = []
+    count = 0
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ.get('PATH', '')}")
+    for page in pages:
+        text = (root / page).read_text(encoding="utf-8")
+        for block in MARK.finditer(text):
+            number = text.count("\n", 0, block.start()) + 1
+            command, shown = block.group(1), block.group(2)
+            done = subprocess.run(["bash", "-c", command], env=env, cwd=root, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=60)
+            if done.returncode == NO_CAPTURE and "==> the wire" not in done.stdout:
+                return [], count, done.stderr.strip()
+            count += 1
+            printed = shape(done.stdout.split("==> the wire", 1)[-1])
+            expected = shape(shown)
+            if not expected:
+                problems.append(f"{page}:{number}: the block under the wire comment holds no timeline line")
+            elif printed != expected:
+                problems.append(f"{page}:{number}: `{command}` now prints\n    " + "\n    ".join(printed or ["(nothing)"])
+                                + "\n  where the page shows\n    " + "\n    ".join(expected))
+    return problems, count, ""
