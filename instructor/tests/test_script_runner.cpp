@@ -130,6 +130,38 @@ TEST(ScriptRunner, AFailedRunPrintsTheCommandThatReplaysIt) {
     EXPECT_NE(r.output.find("--attach srv=PORT"), std::string::npos) << r.output;
 }
 
+// The wire view: the runner's programs live in a network namespace of its own, whose loopback it
+// captures; a failed check's report shows the segments of that check's connections.
+TEST(ScriptRunner, AFailedCheckShowsTheSegmentsOfItsConnections) {
+    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
+                          SOCKLAB_GRADER_TESTS + "/scripts/drops_last_byte.script 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    if (r.output.find("the wire: not captured here") != std::string::npos) {
+        GTEST_SKIP() << "no capture on this machine:\n" << r.output;
+    }
+    EXPECT_NE(r.output.find("the wire: the TCP segments of this check's connections"), std::string::npos)
+        << r.output;
+    // The connection a, opened in the set-up, whole: its handshake, the 6 bytes sent, the 5 echoed.
+    EXPECT_TRUE(
+        std::regex_search(r.output, std::regex(R"(a +127\.0\.0\.1:\d+ -> srv +127\.0\.0\.1:\d+ +SYN )")))
+        << r.output;
+    EXPECT_TRUE(std::regex_search(
+        r.output,
+        std::regex(R"(a +127\.0\.0\.1:\d+ -> srv +127\.0\.0\.1:\d+ +PSH ACK .* 6 bytes "hello\\n")")))
+        << r.output;
+    EXPECT_TRUE(std::regex_search(
+        r.output, std::regex(R"(srv +127\.0\.0\.1:\d+ -> a +127\.0\.0\.1:\d+ +PSH ACK .* 5 bytes "hello")")))
+        << r.output;
+}
+
+TEST(ScriptRunner, WithNoWireItRunsOnTheMachinesLoopbackAndShowsNoSegments) {
+    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --no-wire --bin " + SOCKLAB_BROKEN_BIN +
+                          " " + SOCKLAB_GRADER_TESTS + "/scripts/drops_last_byte.script 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("FAILED: a line comes back unchanged"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("the wire"), std::string::npos) << r.output;
+}
+
 TEST(ScriptRunner, AttachTalksToAServerStartedByHand) {
     // Start good_echo ourselves, as a student would under gdb, and hand its port to the runner.
     // The shell prints its pid and becomes good_echo, so only this server is stopped at the end

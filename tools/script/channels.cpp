@@ -278,6 +278,11 @@ void Runner::add_socket(const std::string& name, sandbox::Fd socket) {
     auto channel = std::make_unique<Channel>();
     channel->name = name;
     channel->read_fd = channel->write_fd = socket.get();
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    if (::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+        channel->local_port = ntohs(local.sin_port);
+    }
     channel->socket = std::move(socket);
     channel->is_socket = true;
     channels_[name] = std::move(channel);

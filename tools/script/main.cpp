@@ -1,15 +1,19 @@
 // socklab-script: runs a telnet-style conversation script against the lab programs.
 //
-//   socklab-script [--bin DIR] [--seed N] [--time-scale F] [--attach NAME=PORT]... SCRIPT
+//   socklab-script [--bin DIR] [--seed N] [--time-scale F] [--attach NAME=PORT]... [--no-wire] SCRIPT
 //
 // Exit status: 0 every check passed, 1 a check failed, 2 the script or the command line is wrong.
 #include "runner.hpp"
+
+#include "socklab/wire/capture.hpp"
+#include "socklab/wire/namespace.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 namespace {
@@ -42,6 +46,10 @@ int main(int argc, char* argv[]) try {
         "--attach", attach,
         "NAME=PORT: do not start server NAME, talk to the one you started on PORT (under gdb, say)");
     app.add_flag("--stable", stable, "no times, ports or seeds in the output (for golden files)");
+    bool no_wire = false;
+    app.add_flag("--no-wire", no_wire,
+                 "run on this machine's loopback, without a network namespace of its own: no wire view in "
+                 "a failure's report (--attach implies it)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -78,6 +86,18 @@ int main(int argc, char* argv[]) try {
     options.replay.push_back(absolute(script_path));
     if (stable) {
         options.replay = {"socklab-script", "--bin", "BIN", "SCRIPT"};
+    }
+    // The wire view (docs/reference/wire.md): the programs run in a network namespace of this
+    // process's own, whose loopback is captured; a failed check's report shows its segments. Made
+    // first, while this process has one thread. Where it cannot be made, the script runs as before.
+    std::unique_ptr<socklab::wire::Capture> capture;
+    if (!no_wire && attach.empty()) {
+        std::string why = socklab::wire::enter_private_network();
+        if (why.empty()) {
+            capture = socklab::wire::Capture::start(why);
+        }
+        options.capture = capture.get();
+        options.wire_unavailable = why;
     }
     try {
         const auto script = socklab::script::load_script(script_path);

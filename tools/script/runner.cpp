@@ -67,6 +67,7 @@ RunResult Runner::run() {
     RunResult result;
     result.seed = seed_;
     out_ << "script " << script_.path << " (seed " << seed_ << ")\n";
+    wire_from_ = std::chrono::system_clock::now();
     std::optional<Failure> setup_failure;
     std::size_t setup_failed_at = 0;
     bool reported_setup = false;
@@ -82,6 +83,9 @@ RunResult Runner::run() {
         cr.points = check.points;
         cr.hidden = check.hidden;
         check_events_ = events_.size();
+        if (!setup_failure) {
+            wire_from_ = std::chrono::system_clock::now(); // a set-up that failed is the check's story
+        }
         log("script", "  ", "-- check \"" + check.name + "\" --");
         std::optional<Failure> failure = setup_failure;
         std::size_t failed_at = setup_failed_at;

@@ -5,6 +5,8 @@
 #include "process.hpp"
 #include "script.hpp"
 
+#include "socklab/wire/capture.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -25,6 +27,11 @@ struct RunOptions {
     // folders). Off by default: a sanitizer build's shadow memory needs far more address space
     // than any sane limit.
     Confinement confinement;
+    // The capture of the loopback the programs use (socklab-script starts one in a network
+    // namespace of its own, docs/reference/wire.md): a failed check's report then shows its
+    // connections' segments. Null: no wire view, and wire_unavailable says why (if it is known).
+    socklab::wire::Capture* capture = nullptr;
+    std::string wire_unavailable;
 };
 
 struct CheckResult {

@@ -56,6 +56,7 @@ struct Channel {
     int read_fd = -1;   // where the bytes come from: the socket, or the program's stdout (-1 once closed)
     int write_fd = -1;  // where they go: the socket, or the program's stdin (-1 once closed)
     bool is_socket = false;
+    int local_port = 0; // a connection's own port (getsockname), which names its end in the wire view
     std::string received;
     std::size_t consumed = 0;
     bool eof = false;
@@ -177,6 +178,8 @@ private:
     // In stable mode, the port numbers that change from run to run become PORT.
     std::string stable_text(const std::string& text) const;
     std::string replay_text() const;
+    // The segments of the connections opened since the check began, as a timeline.
+    std::string wire_text() const;
     static std::string points_text(int points);
 
     // --- state --------------------------------------------------------------------------------------
@@ -192,9 +195,10 @@ private:
     std::map<std::string, Listener> listeners_;
     std::string last_server_;
     std::vector<Event> events_;
-    std::size_t setup_events_ = 0; // events of the set-up: [0, setup_events_)
-    std::size_t check_events_ = 0; // where the current check's events begin
-    int skipped_steps_ = 0;        // steps of the current check about an attached server
+    std::size_t setup_events_ = 0;                    // events of the set-up: [0, setup_events_)
+    std::size_t check_events_ = 0;                    // where the current check's events begin
+    std::chrono::system_clock::time_point wire_from_; // when the current check (or the set-up) began
+    int skipped_steps_ = 0;                           // steps of the current check about an attached server
 };
 
 } // namespace socklab::script::detail

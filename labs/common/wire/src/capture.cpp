@@ -30,7 +30,8 @@ std::string activate_error(int code, pcap_t* handle) {
 struct Capture::State {
     pcap_t* handle = nullptr;
     std::atomic<bool> stopping{false};
-    std::mutex lock; // frames
+    std::mutex lock;        // frames
+    std::mutex dispatching; // pcap_dispatch: libpcap allows one call at a time on a handle
     std::vector<Frame> frames;
     std::thread reader;
 
@@ -51,7 +52,10 @@ struct Capture::State {
     }
 
     // Takes every frame the kernel holds now, without waiting.
-    void drain() { (void)pcap_dispatch(handle, -1, &State::on_frame, reinterpret_cast<u_char*>(this)); }
+    void drain() {
+        const std::lock_guard<std::mutex> guard(dispatching);
+        (void)pcap_dispatch(handle, -1, &State::on_frame, reinterpret_cast<u_char*>(this));
+    }
 
     void read_until_stopped() {
         const int fd = pcap_get_selectable_fd(handle);
@@ -105,6 +109,12 @@ Capture::~Capture() {
         state_->stopping = true;
         state_->reader.join();
     }
+}
+
+std::vector<Frame> Capture::frames_so_far() {
+    state_->drain();
+    const std::lock_guard<std::mutex> guard(state_->lock);
+    return state_->frames;
 }
 
 std::vector<Frame> Capture::stop() {

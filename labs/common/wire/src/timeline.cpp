@@ -18,6 +18,13 @@ std::uint64_t key(const End& e) {
     return (static_cast<std::uint64_t>(e.address) << 16) | e.port;
 }
 
+// A connection by its two ends, whichever way a segment goes.
+std::pair<std::uint64_t, std::uint64_t> connection(const Segment& s) {
+    const std::uint64_t a = key(s.from);
+    const std::uint64_t b = key(s.to);
+    return {std::min(a, b), std::max(a, b)};
+}
+
 std::string icmp_text(const Segment& s) {
     if (s.icmp_type == 3) {
         static const char* const kUnreachable[] = {"network unreachable", "host unreachable",
@@ -40,13 +47,25 @@ std::vector<Segment> segments_of(const std::vector<Frame>& frames, int link_type
     return out;
 }
 
+std::vector<Segment> active_since(const std::vector<Segment>& segments, std::chrono::microseconds from) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> active;
+    for (const Segment& s : segments) {
+        if (!s.icmp && s.time >= from &&
+            std::find(active.begin(), active.end(), connection(s)) == active.end()) {
+            active.push_back(connection(s));
+        }
+    }
+    std::vector<Segment> out;
+    for (const Segment& s : opened_during(segments)) {
+        if (s.icmp ? s.time >= from
+                   : std::find(active.begin(), active.end(), connection(s)) != active.end()) {
+            out.push_back(s);
+        }
+    }
+    return out;
+}
+
 std::vector<Segment> opened_during(const std::vector<Segment>& segments) {
-    // A connection by its two ends, whichever way a segment goes.
-    const auto connection = [](const Segment& s) {
-        const std::uint64_t a = key(s.from);
-        const std::uint64_t b = key(s.to);
-        return std::pair{std::min(a, b), std::max(a, b)};
-    };
     std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
     std::vector<Segment> out;
     for (const Segment& s : segments) {

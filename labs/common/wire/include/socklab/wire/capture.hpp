@@ -32,6 +32,9 @@ public:
     Capture(const Capture&) = delete;
     Capture& operator=(const Capture&) = delete;
 
+    // Every frame captured so far, oldest first (those queued in the kernel now included); the
+    // capture goes on.
+    [[nodiscard]] std::vector<Frame> frames_so_far();
     // Stops capturing and returns every frame, oldest first (the frames queued in the kernel when
     // it is called included: a segment sent before the call is in the result).
     std::vector<Frame> stop();

@@ -29,6 +29,12 @@ struct Role {
 // capture saw of the connections opened while it ran, without the end of older ones.
 [[nodiscard]] std::vector<Segment> opened_during(const std::vector<Segment>& segments);
 
+// The segments of every connection that sent one at `from` or later, from its first SYN on (so a
+// connection opened earlier shows whole), and the ICMP errors since `from`: what a check did on
+// the connections it used.
+[[nodiscard]] std::vector<Segment> active_since(const std::vector<Segment>& segments,
+                                                std::chrono::microseconds from);
+
 // The frames a capture returned, decoded; what is not IPv4 TCP or ICMP is left out.
 [[nodiscard]] std::vector<Segment> segments_of(const std::vector<Frame>& frames, int link_type);
 
