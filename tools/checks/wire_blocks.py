@@ -20,7 +20,7 @@ from pathlib import Path
 
 MARK = re.compile(r"^<!-- wire: (.+?) -->\n```text\n(.*?)^```", re.S | re.M)
 # "    0.000 ms  client 127.0.0.1:1 -> server 127.0.0.1:9      SYN      seq 0"
-LINE = re.compile(r"^\s*[\d.]+ ms  (\S+) \S+\s+-> (\S+) \S+\s+(.+?)(?:\s+seq \d+.*)?$")
+LINE = re.compile(r"^\s*[\d.]+ ms  (\S+)\s+\S+\s+->\s+(\S+)\s+\S+\s+(.+?)(?:\s+seq \d+.*)?$")
 NO_CAPTURE = 77  # socklab-wire's exit code where no capture can be made
 
 

@@ -9,6 +9,7 @@
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/process.hpp"
 #include "socklab/testkit/stream_pair.hpp"
+#include "socklab/testkit/wire.hpp"
 #include "watched_connect.hpp"
 
 #include <fcntl.h>
@@ -171,6 +172,29 @@ TEST_CASE("TcpClient to a server that was never started is refused with ECONNREF
           "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
     REQUIRE_THROWS_MATCHES(connect_where_refused(TcpClient(), loopback(freed_port())), std::system_error,
                            HasErrno(std::errc::connection_refused));
+}
+
+TEST_CASE("TcpClient reports refused when the SYN it sent is answered by RST ACK",
+          "[docs/labs/03-client.md#step-1-connect-to-an-endpoint]") {
+    // On the wire (docs/reference/wire.md): where nothing listens, the kernel answers the SYN with
+    // RST ACK at once. That is "refused", and nothing else: not a timeout, not a retry.
+    const OnTheWire wire = run_on_the_wire([](WireNames& names) {
+        const std::uint16_t port = freed_port();
+        names.name(port, "nowhere");
+        try {
+            (void)TcpClient(std::chrono::milliseconds(1500)).connect(loopback(port));
+            return std::string("connected");
+        } catch (const std::system_error& e) {
+            return std::string(e.code() == std::errc::connection_refused ? "refused" : "not refused: ") +
+                   (e.code() == std::errc::connection_refused ? "" : e.what());
+        }
+    });
+    if (!wire.ran) {
+        SOCKLAB_SKIP("the wire cannot be captured here: " + wire.reason);
+    }
+    INFO("the wire:\n" << wire.timeline);
+    CHECK(wire.segments() == std::vector<std::string>{"client -> nowhere SYN", "nowhere -> client RST ACK"});
+    CHECK(wire.result == "refused");
 }
 
 TEST_CASE("TcpClient refused message names the endpoint and the likely causes",

@@ -7,9 +7,11 @@
 #include "socklab/testkit/catch_support.hpp"
 #include "socklab/testkit/stream_pair.hpp"
 #include "socklab/testkit/watchdog.hpp"
+#include "socklab/testkit/wire.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <exception>
@@ -52,6 +54,10 @@ public:
     [[nodiscard]] std::string recv_exactly(std::size_t n) {
         return or_server_error([&] { return socklab::testkit::recv_exactly(client(), n, soon()); });
     }
+    // What has arrived, at least one byte (waits for it until soon()).
+    [[nodiscard]] std::string recv_some() {
+        return or_server_error([&] { return socklab::testkit::recv_exactly(client(), 1, soon()) + drain(); });
+    }
     [[nodiscard]] std::string recv_until_eof() {
         return or_server_error([&] { return socklab::testkit::recv_until_eof(client(), soon()); });
     }
@@ -70,6 +76,16 @@ public:
     }
 
 private:
+    // The bytes that are there now, without waiting.
+    std::string drain() const {
+        std::string out;
+        char buffer[4096];
+        for (ssize_t n; (n = ::recv(client(), buffer, sizeof buffer, MSG_DONTWAIT)) > 0;) {
+            out.append(buffer, static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+
     template <typename Read>
     std::string or_server_error(Read read) {
         try {
@@ -103,6 +119,34 @@ TEST_CASE("serve_lines answers a request delivered one byte per write once",
     send_in_pieces(server.client(), "REVERSE abc\n", 1, soon());
     send_all(server.client(), "ECHO end\n", soon());
     CHECK_THAT(Bytes(server.recv_exactly(8)), EqualsBytes("cba\nend\n"));
+}
+
+TEST_CASE("serve_lines answers a request that came in two segments once when its newline arrives",
+          "[docs/labs/04-framing.md#step-5-serve-a-client]") {
+    // On the wire (docs/reference/wire.md): the client's two writes are two segments, and the
+    // server's one answer is one. A server that takes each read for a request answers twice.
+    const OnTheWire wire = run_on_the_wire([](WireNames& names) {
+        Serving server;
+        names.name(raw_peer_endpoint(server.client()).port, "server");
+        const int one = 1;
+        socklab::check(::setsockopt(server.client(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one),
+                       "TCP_NODELAY");
+        send_all(server.client(), "UPPER he", soon());
+        // Half a request must get no answer: wait for one a little (a deadline, not a sleep).
+        pollfd early{server.client(), POLLIN, 0};
+        if (::poll(&early, 1, 300) > 0) {
+            return "answered the first half, before its newline: " + escape_bytes(server.recv_some());
+        }
+        send_all(server.client(), "llo\n", soon());
+        return server.recv_exactly(6);
+    });
+    if (!wire.ran) {
+        SOCKLAB_SKIP("the wire cannot be captured here: " + wire.reason);
+    }
+    INFO("the wire:\n" << wire.timeline);
+    CHECK(wire.data_segments("client", "server") == 2);
+    CHECK(wire.data_segments("server", "client") == 1);
+    CHECK(wire.result == "HELLO\n");
 }
 
 TEST_CASE("serve_lines answers telnet's CRLF lines without the carriage return",

@@ -8,6 +8,7 @@
 #include "socklab/testkit/endpoint_printing.hpp"
 #include "socklab/testkit/loopback.hpp"
 #include "socklab/testkit/process.hpp"
+#include "socklab/testkit/wire.hpp"
 
 #include <sys/socket.h>
 
@@ -179,6 +180,39 @@ TEST_CASE("LineServer stop closes in order so the client reads EOF and not a res
     REQUIRE_THAT(Bytes(recv_exactly(clients[0].get(), std::string(kBye).size(), soon())), EqualsBytes(kBye));
     // Nothing more, then EOF: recv_until_eof throws on a reset (ECONNRESET) and at its deadline.
     CHECK_THAT(Bytes(recv_until_eof(clients[0].get(), soon())), EqualsBytes(""));
+}
+
+TEST_CASE("LineServer ends a connection with FIN and no RST even when the client sent more after QUIT",
+          "[docs/labs/05-stop-server.md#step-3-wake-every-client-and-say-bye]") {
+    // On the wire (docs/reference/wire.md): an orderly close is a FIN. A socket closed with bytes
+    // it never read sends RST instead, and the client may lose the replies still in flight.
+    const OnTheWire wire = run_on_the_wire(
+        [](WireNames& names) {
+            ServerUnderTest server;
+            names.name(server.port(), "server");
+            server->start();
+            const std::string echoed(30000, 'x');
+            SlowReader slow = owed_a_long_echo(server.port(), echoed, "QUIT\n");
+            send_all(slow.client.get(), "ECHO sent after QUIT\n", soon());
+            socklab::testkit::wait_until([&] { return bytes_unacknowledged(slow.client.get()) == 0; }, soon(),
+                                         "the bytes sent after QUIT to reach the server's receive buffer");
+            try {
+                const std::string got = recv_until_eof(slow.client.get(), soon());
+                return std::string(got == echoed + "\nBYE\n" ? "the echo, BYE, then EOF" : "other bytes");
+            } catch (const std::exception& e) {
+                return std::string("the client's read failed: ") + e.what();
+            }
+        },
+        milliseconds(8000));
+    if (!wire.ran) {
+        SOCKLAB_SKIP("the wire cannot be captured here: " + wire.reason);
+    }
+    INFO("the wire:\n" << wire.timeline);
+    const std::vector<std::string> segments = wire.segments();
+    CHECK(std::any_of(segments.begin(), segments.end(),
+                      [](const std::string& s) { return s.rfind("server -> client FIN", 0) == 0; }));
+    CHECK(wire.with_flag("RST") == 0);
+    CHECK(wire.result == "the echo, BYE, then EOF");
 }
 
 TEST_CASE("LineServer stop cuts off a client that never reads within one second",

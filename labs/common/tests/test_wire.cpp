@@ -114,6 +114,16 @@ TEST(Wire, ATimelineShowsHowManyBytesASegmentCarriesAndTheirStartEscaped) {
         << text;
 }
 
+TEST(Wire, ALongPayloadShowsItsLengthAndOnlyItsStart) {
+    using namespace socklab::wire;
+    const std::vector<Segment> segments = segments_of(
+        {tcp_frame(std::chrono::microseconds(0), kClient, kServer, kSyn, 0, 0),
+         tcp_frame(std::chrono::microseconds(9), kClient, kServer, kPsh | kAck, 1, 1, std::string(30, 'x'))},
+        DLT_EN10MB);
+    EXPECT_NE(timeline(segments).find("30 bytes \"" + std::string(24, 'x') + "\"...\n"), std::string::npos)
+        << timeline(segments);
+}
+
 TEST(Wire, OnlyTheConnectionsOpenedDuringTheCaptureAreKept) {
     using namespace socklab::wire;
     const End older{kLoopback, 40000};

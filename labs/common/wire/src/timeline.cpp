@@ -137,9 +137,11 @@ std::string timeline(const std::vector<Segment>& segments, const std::vector<Rol
                 line += " ack " + std::to_string(other != first_seq.end() ? s.ack - other->second : s.ack);
             }
             if (!s.payload.empty()) {
+                // The start of the bytes only: the script's transcript or the test shows them whole.
+                const std::string_view start = std::string_view(s.payload).substr(0, kPreviewBytes);
                 line += "  " + std::to_string(s.payload.size()) +
-                        (s.payload.size() == 1 ? " byte " : " bytes ") +
-                        escape::quoted(s.payload, kPreviewBytes);
+                        (s.payload.size() == 1 ? " byte \"" : " bytes \"") + escape::escaped(start) +
+                        (s.payload.size() > kPreviewBytes ? "\"..." : "\"");
             }
         }
         while (!line.empty() && line.back() == ' ') {
