@@ -5,6 +5,7 @@
 #include "socklab/wire/namespace.hpp"
 #include "socklab/wire/timeline.hpp"
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -36,11 +37,13 @@ std::vector<std::string> OnTheWire::segments() const {
 }
 
 std::size_t OnTheWire::count(const std::string& from, const std::string& to, const std::string& flags) const {
-    std::size_t n = 0;
-    for (const std::string& s : segments()) {
-        n += s == from + " -> " + to + " " + flags ? 1 : 0;
-    }
-    return n;
+    std::string wanted = from;
+    wanted += " -> ";
+    wanted += to;
+    wanted += " ";
+    wanted += flags;
+    const std::vector<std::string> all = segments();
+    return static_cast<std::size_t>(std::count(all.begin(), all.end(), wanted));
 }
 
 std::size_t OnTheWire::data_segments(const std::string& from, const std::string& to) const {
