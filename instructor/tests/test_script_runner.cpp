@@ -154,6 +154,29 @@ TEST(ScriptRunner, AFailedCheckShowsTheSegmentsOfItsConnections) {
         << r.output;
 }
 
+TEST(ScriptRunner, ExpectFinPassesOnAConnectionThatEndsInOrder) {
+    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
+                          SOCKLAB_GRADER_TESTS + "/scripts/fin_good_echo.script 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(ScriptRunner, ExpectFinFailsOnARstThatOnlyTheWireShows) {
+    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
+                          SOCKLAB_GRADER_TESTS + "/scripts/fin_then_reset.script 2>&1");
+    if (r.output.find("the wire: not captured here") != std::string::npos) {
+        GTEST_SKIP() << "no capture on this machine:\n" << r.output;
+    }
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find(
+                  "a: the wire shows a RST on this connection, where an orderly close (FIN) was expected"),
+              std::string::npos)
+        << r.output;
+    EXPECT_TRUE(
+        std::regex_search(r.output, std::regex(R"(srv +127\.0\.0\.1:\d+ -> a +127\.0\.0\.1:\d+ +RST)")))
+        << "the report shows the RST in the wire's timeline:\n"
+        << r.output;
+}
+
 TEST(ScriptRunner, WithNoWireItRunsOnTheMachinesLoopbackAndShowsNoSegments) {
     const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --no-wire --bin " + SOCKLAB_BROKEN_BIN +
                           " " + SOCKLAB_GRADER_TESTS + "/scripts/drops_last_byte.script 2>&1");

@@ -185,6 +185,7 @@ std::optional<Failure> Runner::execute(const Step& step) {
         case Op::ExpectBytes:
         case Op::ExpectEof:
         case Op::ExpectReset:
+        case Op::ExpectFin:
         case Op::ExpectSilence: return channel_step(step);
         }
         throw ScriptError("no handler for the statement " + std::string(keyword(step.op)));
@@ -223,6 +224,7 @@ std::optional<Failure> Runner::channel_step(const Step& step) {
     case Op::ExpectBytes: return expect_bytes(c, step);
     case Op::ExpectEof:
     case Op::ExpectReset: return expect_end(c, step);
+    case Op::ExpectFin: return expect_fin(c, step);
     case Op::ExpectSilence: return expect_silence(c, step);
     default: throw ScriptError(std::string(keyword(step.op)) + " is not about a connection");
     }

@@ -166,6 +166,8 @@ private:
     std::optional<Failure> expect_line(Channel& c, const Step& step);
     std::optional<Failure> expect_bytes(Channel& c, const Step& step);
     std::optional<Failure> expect_end(Channel& c, const Step& step);
+    // expect-eof, then on the wire (when captured): the peer's FIN on c's connection, and no RST.
+    std::optional<Failure> expect_fin(Channel& c, const Step& step);
     std::optional<Failure> expect_silence(Channel& c, const Step& step);
     static std::string mismatch_hint(const std::string& expected, const std::string& actual);
     std::optional<Failure> expect_stderr(Process& p, const Step& step);

@@ -31,6 +31,7 @@ enum class Op {
     ExpectBytes,   // NAME expect-bytes "BYTES" [within D]
     ExpectEof,     // NAME expect-eof [within D]
     ExpectReset,   // NAME expect-reset [within D]
+    ExpectFin,     // NAME expect-fin [within D]: expect-eof, and on the wire a FIN and no RST
     ExpectSilence, // NAME expect-silence D
     // Statements about a program only.
     Signal,       // NAME signal SIG
@@ -39,7 +40,7 @@ enum class Op {
 };
 
 // Each statement's keyword, as a script writes it.
-inline constexpr std::array<std::pair<Op, std::string_view>, 22> kKeywords = {{
+inline constexpr std::array<std::pair<Op, std::string_view>, 23> kKeywords = {{
     {Op::Server, "server"},
     {Op::Run, "run"},
     {Op::Listen, "listen"},
@@ -58,6 +59,7 @@ inline constexpr std::array<std::pair<Op, std::string_view>, 22> kKeywords = {{
     {Op::ExpectBytes, "expect-bytes"},
     {Op::ExpectEof, "expect-eof"},
     {Op::ExpectReset, "expect-reset"},
+    {Op::ExpectFin, "expect-fin"},
     {Op::ExpectSilence, "expect-silence"},
     {Op::Signal, "signal"},
     {Op::ExpectExit, "expect-exit"},
