@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -146,12 +147,17 @@ int run(int argc, char** argv) {
     std::string pcap_path;
     std::string peer;
     int timeout_ms = 10000;
+    int stop_peer_after_ms = 0;
     std::vector<std::string> command;
     app.add_option("--pcap", pcap_path,
                    "also write the capture to FILE (tcpdump -r FILE, tshark -r, Wireshark)");
     app.add_option("--peer", peer,
                    "a program started first, in the same namespace, as the command's peer, e.g. 'refpeer "
                    "blackhole' or 'build/bin/lab02-server': its 'listening on' line gives {port}");
+    app.add_option("--stop-peer-after", stop_peer_after_ms,
+                   "send the peer SIGTERM this many milliseconds after the command starts (to watch a server "
+                   "stop with its clients connected)")
+        ->check(CLI::Range(1, 600000));
     app.add_option("--timeout-ms", timeout_ms, "stop the command after this many milliseconds")
         ->check(CLI::Range(1, 600000))
         ->capture_default_str();
@@ -211,7 +217,20 @@ int run(int argc, char** argv) {
     int status = 0;
     bool killed = false;
     if (program.pid > 0) {
-        std::tie(status, killed) = wait_within(program.pid, milliseconds(timeout_ms));
+        int left_ms = timeout_ms;
+        if (stop_peer_after_ms > 0 && peer_process.pid > 0) {
+            // The command's exit ends this wait early; otherwise the peer is told to stop, and the
+            // command goes on under the rest of its time.
+            const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, program.pid, 0));
+            pollfd p{pidfd, POLLIN, 0};
+            (void)::poll(&p, pidfd >= 0 ? 1 : 0, std::min(stop_peer_after_ms, timeout_ms));
+            if (pidfd >= 0) {
+                ::close(pidfd);
+            }
+            ::kill(peer_process.pid, SIGTERM);
+            left_ms = std::max(1, timeout_ms - stop_peer_after_ms);
+        }
+        std::tie(status, killed) = wait_within(program.pid, milliseconds(left_ms));
     } else {
         std::cerr << "socklab-wire: cannot start " << command[0] << ": " << why << "\n";
     }
