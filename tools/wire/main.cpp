@@ -248,6 +248,10 @@ int run(int argc, char** argv) {
               << (killed ? " (the command was stopped after " + std::to_string(timeout_ms) + " ms)" : "")
               << "\n"
               << socklab::wire::timeline(segments, roles);
+    if (const unsigned lost = capture->dropped(); lost > 0) {
+        std::cout << "(the kernel dropped " << lost
+                  << " frames the capture had no room for: they are missing above)\n";
+    }
     if (!pcap_path.empty()) {
         if (!socklab::wire::write_pcap(pcap_path, capture->link_type(), frames, why)) {
             std::cerr << "socklab-wire: " << why << "\n";

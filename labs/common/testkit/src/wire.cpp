@@ -90,9 +90,13 @@ OnTheWire run_on_the_wire(const std::function<std::string(WireNames&)>& body, mi
             for (const auto& [port, role] : names.all()) {
                 roles.push_back({{0x7f000001U, port}, role});
             }
-            return result + kSeparator +
-                   wire::timeline(wire::opened_during(wire::segments_of(frames, capture->link_type())),
-                                  roles);
+            std::string timeline =
+                wire::timeline(wire::opened_during(wire::segments_of(frames, capture->link_type())), roles);
+            if (const unsigned lost = capture->dropped(); lost > 0) {
+                timeline +=
+                    "(the kernel dropped " + std::to_string(lost) + " frames the capture had no room for)\n";
+            }
+            return result + kSeparator + timeline;
         },
         timeout);
     OnTheWire out;

@@ -78,7 +78,7 @@ std::unique_ptr<Capture> Capture::start(std::string& why) {
     // Immediate mode: each frame is handed over as it comes, not when a buffer fills.
     (void)pcap_set_snaplen(state->handle, kSnapLength);
     (void)pcap_set_immediate_mode(state->handle, 1);
-    (void)pcap_set_buffer_size(state->handle, 8 << 20);
+    (void)pcap_set_buffer_size(state->handle, kBufferBytes);
     if (const int code = pcap_activate(state->handle); code < 0) {
         why = activate_error(code, state->handle);
         return nullptr;
@@ -125,6 +125,11 @@ std::vector<Frame> Capture::stop() {
     state_->drain();
     const std::lock_guard<std::mutex> guard(state_->lock);
     return std::move(state_->frames);
+}
+
+unsigned Capture::dropped() const {
+    pcap_stat stats{};
+    return pcap_stats(state_->handle, &stats) == 0 ? stats.ps_drop : 0;
 }
 
 bool write_pcap(const std::string& path, int link_type, const std::vector<Frame>& frames, std::string& why) {

@@ -95,6 +95,7 @@ std::optional<Segment> decode(const Frame& frame, int link_type) {
         read_ends(ip, ip_header, s);
         s.ack = u32(ip, ip_header + 8);
         s.flags = static_cast<std::uint8_t>(ip[ip_header + 13]) & 0x3f;
+        s.length = total > ip_header + tcp_header ? total - ip_header - tcp_header : 0;
         if (ip.size() > ip_header + tcp_header) {
             s.payload = std::string(ip.substr(ip_header + tcp_header));
         }

@@ -136,12 +136,11 @@ std::string timeline(const std::vector<Segment>& segments, const std::vector<Rol
                 const auto other = first_seq.find(key(s.to));
                 line += " ack " + std::to_string(other != first_seq.end() ? s.ack - other->second : s.ack);
             }
-            if (!s.payload.empty()) {
+            if (s.length > 0) {
                 // The start of the bytes only: the script's transcript or the test shows them whole.
                 const std::string_view start = std::string_view(s.payload).substr(0, kPreviewBytes);
-                line += "  " + std::to_string(s.payload.size()) +
-                        (s.payload.size() == 1 ? " byte \"" : " bytes \"") + escape::escaped(start) +
-                        (s.payload.size() > kPreviewBytes ? "\"..." : "\"");
+                line += "  " + std::to_string(s.length) + (s.length == 1 ? " byte \"" : " bytes \"") +
+                        escape::escaped(start) + (s.length > start.size() ? "\"..." : "\"");
             }
         }
         while (!line.empty() && line.back() == ' ') {

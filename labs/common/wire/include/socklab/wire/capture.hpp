@@ -17,11 +17,16 @@ namespace socklab::wire {
 // One frame as captured on the loopback interface.
 struct Frame {
     std::chrono::microseconds time{0}; // as the kernel stamped it, since the epoch
-    std::string bytes;                 // the frame, at most kSnapLength bytes of it
+    std::string bytes;                 // the frame, its first kSnapLength bytes at most
     std::uint32_t length = 0;          // its whole length
 };
 
-inline constexpr int kSnapLength = 65535;
+// What is kept of a frame: every header and the start of the payload, which is what a timeline
+// shows. Small frames make the kernel's ring hold many: a capture then loses none while a test
+// sends a few thousand segments on a loaded machine (with 64 KiB frames it held 128, and lost the
+// end of a 30 000-byte echo in 576-byte segments).
+inline constexpr int kSnapLength = 2048;
+inline constexpr int kBufferBytes = 32 << 20;
 
 class Capture {
 public:
@@ -40,6 +45,8 @@ public:
     std::vector<Frame> stop();
     // The frames' link-layer type, as a .pcap file records it (DLT_EN10MB on Linux's loopback).
     [[nodiscard]] int link_type() const { return link_type_; }
+    // How many frames the kernel dropped because the capture's buffer was full (pcap_stats).
+    [[nodiscard]] unsigned dropped() const;
 
 private:
     struct State;

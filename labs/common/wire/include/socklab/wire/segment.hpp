@@ -34,7 +34,8 @@ struct Segment {
     std::uint8_t flags = 0;
     std::uint32_t seq = 0; // as on the wire (a timeline makes them relative)
     std::uint32_t ack = 0;
-    std::string payload; // the bytes the segment carries (as captured)
+    std::size_t length = 0; // how many bytes of data the segment carries
+    std::string payload;    // their start, as captured (at most kSnapLength less the headers)
 };
 
 // The segment a frame carries, or nothing for a frame that is not IPv4 TCP or ICMP (ARP, IPv6)
