@@ -67,15 +67,18 @@ Started start(const std::vector<std::string>& argv, bool capture_stdout, std::st
         why = std::string("pipe2: ") + std::strerror(errno);
         return {};
     }
+    const std::string cannot = "socklab-wire: cannot start " + words[0] + ": "; // made before fork
     const pid_t pid = ::fork();
     if (pid == 0) {
+        // Only calls that allocate nothing from here: the capture's thread may hold malloc's lock.
         if (capture_stdout) {
             ::dup2(out[1], 1);
         }
         ::execvp(args[0], args.data());
-        const std::string text =
-            "socklab-wire: cannot start " + words[0] + ": " + std::strerror(errno) + "\n";
-        (void)!::write(2, text.data(), text.size());
+        const char* why = ::strerrordesc_np(errno);
+        (void)!::write(2, cannot.data(), cannot.size());
+        (void)!::write(2, why, std::strlen(why));
+        (void)!::write(2, "\n", 1);
         ::_exit(127);
     }
     if (capture_stdout) {
