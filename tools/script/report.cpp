@@ -1,8 +1,6 @@
 // The script runner's reports: what a failed check prints, and the commands that replay it.
 #include "runner_state.hpp"
 
-#include "socklab/wire/timeline.hpp"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -87,36 +85,6 @@ std::string Runner::report(const Check& check, const Step& step, const Failure& 
     r << wire_text();
     r << replay_text();
     return stable_text(r.str());
-}
-
-std::string Runner::wire_text() const {
-    if (options_.stable) {
-        return ""; // times and segments vary from run to run: not for golden files
-    }
-    if (options_.capture == nullptr) {
-        return options_.wire_unavailable.empty()
-                   ? ""
-                   : "the wire: not captured here (" + options_.wire_unavailable + ")\n";
-    }
-    const auto from = std::chrono::duration_cast<std::chrono::microseconds>(wire_from_.time_since_epoch());
-    const std::vector<wire::Segment> segments = wire::active_since(
-        wire::segments_of(options_.capture->frames_so_far(), options_.capture->link_type()), from);
-    std::vector<wire::Role> roles;
-    for (const auto& [name, p] : programs_) {
-        if (p->port() > 0) {
-            roles.push_back({{0x7f000001U, static_cast<std::uint16_t>(p->port())}, name});
-        }
-    }
-    for (const auto& [name, l] : listeners_) {
-        roles.push_back({{0x7f000001U, static_cast<std::uint16_t>(l.port)}, name});
-    }
-    for (const auto& [name, c] : channels_) {
-        if (c->local_port > 0) {
-            roles.push_back({{0x7f000001U, static_cast<std::uint16_t>(c->local_port)}, name});
-        }
-    }
-    return "the wire: the TCP segments of this check's connections (docs/reference/wire.md):\n" +
-           wire::timeline(segments, roles);
 }
 
 // In stable mode, the port numbers that change from run to run become PORT.

@@ -2,8 +2,6 @@
 #include "escape.hpp"
 #include "runner_state.hpp"
 
-#include "socklab/wire/timeline.hpp"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -378,37 +376,6 @@ std::optional<Failure> Runner::expect_end(Channel& c, const Step& step) {
     }
     c.consumed = c.received.size();
     return std::nullopt;
-}
-
-std::optional<Failure> Runner::expect_fin(Channel& c, const Step& step) {
-    if (auto f = expect_end(c, step)) { // the bytes first: the end of the stream, and nothing before it
-        return f;
-    }
-    if (options_.capture == nullptr || c.local_port == 0) {
-        log(c.name, "  ", "EOF (the wire is not captured here: only the end of the stream was checked)");
-        return std::nullopt;
-    }
-    bool fin = false;
-    bool reset = false;
-    for (const wire::Segment& s :
-         wire::segments_of(options_.capture->frames_so_far(), options_.capture->link_type())) {
-        if (s.icmp || (s.from.port != c.local_port && s.to.port != c.local_port)) {
-            continue;
-        }
-        fin = fin || (s.to.port == c.local_port && (s.flags & wire::kFin) != 0);
-        reset = reset || (s.flags & wire::kRst) != 0;
-    }
-    if (fin && !reset) {
-        log(c.name, "  ", "the wire: the peer's FIN, and no RST");
-        return std::nullopt;
-    }
-    return Failure{
-        c.name + (reset
-                      ? ": the wire shows a RST on this connection, where an orderly close (FIN) was expected"
-                      : ": the wire shows no FIN from the peer, though the stream ended"),
-        "",
-        "a close with bytes still unread in the receive buffer sends RST: read what the peer sent "
-        "(or shut down the writing side and drain) before close (the wire is in this report)"};
 }
 
 std::optional<Failure> Runner::expect_silence(Channel& c, const Step& step) {
