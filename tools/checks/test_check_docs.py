@@ -20,6 +20,7 @@ _spec = importlib.util.spec_from_file_location("check_docs", HERE / "check_docs.
 check_docs = importlib.util.module_from_spec(_spec)
 sys.modules["check_docs"] = check_docs  # dataclasses look their module up by name
 _spec.loader.exec_module(check_docs)
+wire_blocks = sys.modules["wire_blocks"]  # check_docs imported it from beside itself
 
 
 class TreeTest(unittest.TestCase):
@@ -207,6 +208,59 @@ class SessionsTest(TreeTest):
         self.assertEqual(count, 1)
         self.assertEqual(len(problems), 1)
         self.assertIn("docs/page.md:3: the Python session printed", problems[0])
+
+
+
+class WireBlocksTest(TreeTest):
+    """The commands are small bash scripts in the tree's bin/ that print what socklab-wire would."""
+
+    PAGE = """\
+        # A page
+
+        <!-- wire: fake-wire -->
+        ```text
+            0.000 ms  client 127.0.0.1:40000 -> server 127.0.0.1:9      SYN      seq 0
+            0.010 ms  server 127.0.0.1:9     -> client 127.0.0.1:40000  RST ACK  seq 0
+        ```
+        """
+    REFUSED = "==> the wire\n  0.000 ms  client 127.0.0.1:1 -> server 127.0.0.1:9  SYN  seq 0\n" \
+              "  0.020 ms  server 127.0.0.1:9 -> client 127.0.0.1:1  RST ACK  seq 0\n"
+    TIMEOUT = "==> the wire\n  0.000 ms  client 127.0.0.1:1 -> server 127.0.0.1:9  SYN  seq 0\n"
+
+    def fake(self, body: str) -> None:
+        tool = self.write("bin/fake-wire", "#!/bin/bash\n" + body)
+        tool.chmod(0o755)
+
+    def check(self) -> tuple[list[str], int, str]:
+        self.write("docs/page.md", self.PAGE)
+        return check_docs.check_wire_blocks(self.root, self.root / "bin", ["docs/page.md"])
+
+    def test_a_command_that_prints_the_same_segments_passes(self) -> None:
+        self.fake(f"printf '%s' '{self.REFUSED}'\n")
+        self.assertEqual(self.check(), ([], 1, ""))
+
+    def test_a_command_that_prints_other_segments_every_time_is_reported(self) -> None:
+        self.fake(f"printf '%s' '{self.TIMEOUT}'\n")
+        problems, count, _ = self.check()
+        self.assertEqual(count, 1)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("docs/page.md:3: `fake-wire` now prints", problems[0])
+        self.assertIn("client -> server SYN\n  where the page shows", problems[0])
+
+    def test_a_command_that_differs_once_and_then_agrees_passes(self) -> None:
+        self.fake(f"if [ -e once ]; then printf '%s' '{self.REFUSED}'; "
+                  f"else touch once; printf '%s' '{self.TIMEOUT}'; fi\n")
+        self.assertEqual(self.check(), ([], 1, ""))
+
+    def test_a_machine_that_cannot_capture_gives_the_reason_and_checks_nothing(self) -> None:
+        self.fake("echo 'socklab-wire: no network namespace here' >&2; exit 77\n")
+        self.assertEqual(self.check(), ([], 0, "socklab-wire: no network namespace here"))
+
+    def test_bare_acks_and_a_segment_sent_again_are_not_compared(self) -> None:
+        self.assertEqual(wire_blocks.shape(
+            "  0.0 ms  client a -> server b  SYN  seq 0\n  1.0 ms  client a -> server b  SYN  seq 0\n"
+            "  2.0 ms  server b -> client a  ACK  seq 1\n  3.0 ms  server b -> client a  ACK  seq 1  3 bytes \"hi\\n\"\n"),
+            ["client -> server SYN", "server -> client ACK"])
 
 
 class MistakesTest(TreeTest):
