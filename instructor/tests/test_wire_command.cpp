@@ -1,5 +1,6 @@
 // socklab-wire's own tests: the command run as a student runs it, on a lab's client, as root and
-// as another user, with its .pcap read back by tcpdump.
+// as another user, with its .pcap read back by tcpdump; and a lab's wire test where no capture can
+// be made, which must skip with the reason rather than fail.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,4 +146,46 @@ TEST(WireCommand, WhereNoNamespaceCanBeMadeItSaysWhyAndExits77) {
     EXPECT_NE(o.output.find("cannot make a private network namespace"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("unprivileged user namespaces"), std::string::npos) << o.output;
     EXPECT_EQ(o.output.find("==> the wire"), std::string::npos) << "nothing was captured:\n" << o.output;
+}
+
+TEST(WireCommand, WhereTheNamespaceHoldsNoCapabilityToCaptureItSaysWhyAndExits77) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user (nobody)";
+    }
+    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
+        GTEST_SKIP() << "nobody cannot reach " << kWire;
+    }
+    // As on Ubuntu 24.04: the user namespace is made, but capturing in it is refused (EPERM).
+    const Outcome o =
+        run("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(SOCKLAB_NO_USER_NAMESPACES) +
+            " --capabilities-denied-inside " + kWire + " -- " + kClient + " 127.0.0.1:9");
+    EXPECT_EQ(o.exit_code, 77) << o.output;
+    EXPECT_NE(o.output.find("socklab-wire: cannot capture: capturing on lo needs CAP_NET_RAW"),
+              std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("apparmor_restrict_unprivileged_userns"), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("==> the wire"), std::string::npos) << "nothing was captured:\n" << o.output;
+}
+
+// A lab's wire test, run as CTest runs it (SOCKLAB_UNDER_CTEST=1: a skip exits 77), as nobody where
+// no capture can be made: it skips, and says why, in both of the machines above.
+TEST(WireCommand, ALabsWireTestSkipsWithTheReasonWhereNoCaptureCanBeMade) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user (nobody)";
+    }
+    const std::string tests = std::string(SOCKLAB_BIN_DIR) + "/lab03_tests";
+    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + tests).exit_code != 0) {
+        GTEST_SKIP() << "nobody cannot reach " << tests;
+    }
+    const std::string test_name = "'TcpClient reports refused when the SYN it sent is answered by RST ACK'";
+    for (const std::string filter : {"", " --capabilities-denied-inside"}) {
+        SCOPED_TRACE("no_user_namespaces" + filter);
+        const Outcome o =
+            run("SOCKLAB_UNDER_CTEST=1 setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                std::string(SOCKLAB_NO_USER_NAMESPACES) + filter + " " + tests + " " + test_name);
+        EXPECT_EQ(o.exit_code, 77) << o.output;
+        EXPECT_NE(o.output.find("SKIPPED: the wire cannot be captured here: "), std::string::npos)
+            << o.output;
+        EXPECT_NE(o.output.find("Operation not permitted"), std::string::npos) << o.output;
+    }
 }

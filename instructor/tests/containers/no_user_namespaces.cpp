@@ -4,11 +4,16 @@
 // a filter cannot read, with ENOSYS, so that glibc falls back to clone(2). Everything else is
 // allowed. Unlike user.max_user_namespaces, this needs no CAP_SYS_RESOURCE and touches only the
 // command's processes, never the rest of the machine.
+//
+// no_user_namespaces --capabilities-denied-inside COMMAND [ARG...]: user namespaces may be made, but
+// socket(AF_PACKET) (a capture) fails with EPERM, as on Ubuntu 24.04, whose AppArmor lets an
+// ordinary program make a user namespace and then denies it every capability there.
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,6 +21,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #if defined(__x86_64__)
 constexpr unsigned kArch = AUDIT_ARCH_X86_64;
@@ -26,12 +32,15 @@ constexpr unsigned kArch = AUDIT_ARCH_AARCH64;
 #endif
 
 int main(int argc, char* argv[]) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: no_user_namespaces COMMAND [ARG...]\n");
+    const bool capabilities_denied_inside =
+        argc > 1 && std::strcmp(argv[1], "--capabilities-denied-inside") == 0;
+    const int first = capabilities_denied_inside ? 2 : 1;
+    if (argc <= first) {
+        std::fprintf(stderr, "usage: no_user_namespaces [--capabilities-denied-inside] COMMAND [ARG...]\n");
         return 2;
     }
-    // Offsets: the low 32 bits of the first argument (the flags; little-endian), the syscall number.
-    sock_filter filter[] = {
+    // Offsets: the low 32 bits of the first argument (flags, or a socket's family; little-endian).
+    sock_filter no_user_namespace[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS), // another ABI: not what this filter reads
@@ -45,7 +54,21 @@ int main(int argc, char* argv[]) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    sock_filter no_packet_socket[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(std::size(no_user_namespace)), no_user_namespace};
+    if (capabilities_denied_inside) {
+        program = {static_cast<unsigned short>(std::size(no_packet_socket)), no_packet_socket};
+    }
     // Root (CAP_SYS_ADMIN) may install a filter as it is, as Docker does; anyone else must give up
     // gaining privileges through exec first.
     if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
@@ -56,7 +79,7 @@ int main(int argc, char* argv[]) {
             return 125;
         }
     }
-    ::execvp(argv[1], argv + 1);
-    std::fprintf(stderr, "no_user_namespaces: cannot run %s: %s\n", argv[1], std::strerror(errno));
+    ::execvp(argv[first], argv + first);
+    std::fprintf(stderr, "no_user_namespaces: cannot run %s: %s\n", argv[first], std::strerror(errno));
     return 127;
 }

@@ -16,7 +16,8 @@ std::string activate_error(int code, pcap_t* handle) {
     const std::string detail = pcap_geterr(handle);
     if (code == PCAP_ERROR_PERM_DENIED || code == PCAP_ERROR_PROMISC_PERM_DENIED) {
         return "capturing on lo needs CAP_NET_RAW in this network namespace (run as root, or in a private "
-               "network namespace made in a user namespace): " +
+               "network namespace made in a user namespace; Ubuntu 24.04's AppArmor denies it there unless "
+               "sysctl kernel.apparmor_restrict_unprivileged_userns=0): " +
                detail;
     }
     if (code == PCAP_ERROR_NO_SUCH_DEVICE) {
