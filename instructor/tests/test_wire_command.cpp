@@ -94,6 +94,34 @@ TEST(WireCommand, ATimeoutShowsTheSynSentAgainAndNeverAnswered) {
     EXPECT_EQ(count(t, "RST"), 0U) << o.output;
 }
 
+TEST(WireCommand, ACommandNamedWithoutAFolderIsFoundOnPathAndItsExitCodeIsReturned) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    const Outcome o = run("PATH=/usr/bin:/bin " + kWire + " -- sh -c 'echo typed; exit 3'");
+    EXPECT_EQ(o.exit_code, 3) << o.output;
+    EXPECT_EQ(o.output.rfind("typed\n", 0), 0U) << "the command's own output comes first:\n" << o.output;
+    EXPECT_NE(o.output.find("==> the wire: 0 segments"), std::string::npos) << o.output;
+}
+
+TEST(WireCommand, APeerThatExitsBeforeListeningIsReportedWithItsStderrAndTheCommandIsNotRun) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    const fs::path never = fs::temp_directory_path() / ("socklab-wire-never-" + std::to_string(::getpid()));
+    fs::remove(never);
+    const Outcome o = run(kWire + " --peer 'refpeer no-such-mode' -- touch " + never.string());
+    EXPECT_EQ(o.exit_code, 69) << o.output;
+    EXPECT_NE(
+        o.output.find("socklab-wire: the peer 'refpeer no-such-mode' exited with code 64 before printing "
+                      "'listening on 127.0.0.1:PORT'"),
+        std::string::npos)
+        << o.output;
+    EXPECT_NE(o.output.find("refpeer: "), std::string::npos) << "the peer's stderr is shown:\n" << o.output;
+    EXPECT_FALSE(fs::exists(never)) << "the command ran:\n" << o.output;
+    fs::remove(never);
+}
+
 TEST(WireCommand, ThePcapFileHoldsTheSameSegmentsForTcpdump) {
     if (const std::string why = why_no_capture(); !why.empty()) {
         GTEST_SKIP() << why;

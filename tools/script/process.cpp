@@ -65,6 +65,9 @@ bool Process::start(std::string& error) {
         return false;
     }
     const auto keep_parent_ends = [&] {
+        if (keep_terminal_) {
+            return; // the pipes close here, unused
+        }
         stdin_fd_ = std::move(in.write);
         stdout_fd_ = std::move(out.read);
         stderr_fd_ = std::move(err.read);
@@ -92,7 +95,9 @@ bool Process::start(std::string& error) {
     const std::vector<char*> envp = sandbox::pointers(env);
     pid_ = sandbox::fork_child();
     if (pid_ == 0) {
-        ::setpgid(0, 0);
+        if (!keep_terminal_) {
+            ::setpgid(0, 0);
+        }
         if (const int e = sandbox::enter(confinement_); e != 0) {
             (void)!::write(exec_error.write.get(), &e, sizeof e);
             ::_exit(127);
@@ -101,9 +106,11 @@ bool Process::start(std::string& error) {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::dup2(in.read.get(), 0);
-        ::dup2(out.write.get(), 1);
-        ::dup2(err.write.get(), 2);
+        if (!keep_terminal_) {
+            ::dup2(in.read.get(), 0);
+            ::dup2(out.write.get(), 1);
+            ::dup2(err.write.get(), 2);
+        }
         if (confinement_.enabled) {
             ::execve(args[0], args.data(), envp.data());
         } else {
@@ -117,7 +124,9 @@ bool Process::start(std::string& error) {
         error = std::string("fork: ") + std::strerror(errno);
         return false;
     }
-    ::setpgid(pid_, pid_);    // also here: whichever of parent and child runs first
+    if (!keep_terminal_) {
+        ::setpgid(pid_, pid_); // also here: whichever of parent and child runs first
+    }
     exec_error.write.reset(); // so that the read below ends at the child's exec
     int e = 0;
     const ssize_t n = ::read(exec_error.read.get(), &e, sizeof e);
@@ -201,7 +210,7 @@ void Process::kill_group() {
     if (pid_ <= 0) {
         return;
     }
-    ::kill(-pid_, SIGKILL); // the group: also whatever the program started
+    ::kill(keep_terminal_ ? pid_ : -pid_, SIGKILL); // its group: also whatever the program started
     if (!exited_) {
         ::waitpid(pid_, &status_, 0);
         exited_ = true;
@@ -213,6 +222,10 @@ void Process::kill_group() {
 
 bool Process::killed_by_signal() const {
     return exited_ && WIFSIGNALED(status_);
+}
+
+int Process::term_signal() const {
+    return killed_by_signal() ? WTERMSIG(status_) : 0;
 }
 
 int Process::exit_code() const {

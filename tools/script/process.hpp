@@ -46,6 +46,11 @@ public:
     void confine(Confinement c) { confinement_ = std::move(c); }
     // A server the user started by hand (--attach): no process, only its port.
     void attach(int port);
+    // Set before start(): the program keeps the caller's stdin, stdout and stderr, and its process
+    // group, as a command typed at a terminal (socklab-wire's: it may read the terminal, which a
+    // process group of its own may not). stdin_fd, stdout_fd and stderr_fd are then -1, and
+    // kill_group kills the program alone. Never with a confinement.
+    void keep_terminal() { keep_terminal_ = true; }
 
     // Non-blocking waitpid(2); true when the program has just been seen to exit.
     bool poll_exit();
@@ -71,6 +76,8 @@ public:
 
     [[nodiscard]] bool exited() const { return exited_; }
     [[nodiscard]] bool killed_by_signal() const;
+    // The signal that killed it (SIGKILL: 9), or 0.
+    [[nodiscard]] int term_signal() const;
     [[nodiscard]] int exit_code() const;
     [[nodiscard]] bool exited_cleanly() const { return exited_ && !killed_by_signal() && exit_code() == 0; }
     // "exited with code 70", "was killed by SIGSEGV", "is running"
@@ -94,6 +101,7 @@ private:
     int status_ = 0;
     bool exited_ = false;
     bool attached_ = false;
+    bool keep_terminal_ = false;
     Confinement confinement_;
     std::unique_ptr<sandbox::Program> launched_; // started by the sandbox's launcher (then no pid_)
     bool acknowledged_ = false;

@@ -1,24 +1,24 @@
 // socklab-wire: runs a command (a lab's program, say) in a private network namespace, with a peer
 // if asked, captures every TCP segment and ICMP error on that namespace's loopback, and prints
 // them as a timeline; --pcap keeps the capture for tcpdump -r or Wireshark (docs/reference/wire.md).
+#include "process.hpp"
 #include "socklab/wire/capture.hpp"
 #include "socklab/wire/namespace.hpp"
 #include "socklab/wire/timeline.hpp"
 
 #include <CLI/CLI.hpp>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -27,6 +27,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using socklab::script::Process;
 using std::chrono::milliseconds;
 
 // sysexits.h, as every socklab program.
@@ -35,78 +36,52 @@ constexpr int kUnavailable = 69;  // the peer did not start
 constexpr int kNoPermission = 77; // no private namespace or no capture here
 
 // A program named without a folder is looked for beside this one first (build/bin: refpeer and
-// the lab programs), then on PATH.
+// the lab programs), then on PATH, as a shell would.
 std::string program_path(const std::string& name) {
     if (name.find('/') != std::string::npos) {
         return name;
     }
     std::error_code ec;
     const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / name;
-    return !ec && ::access(beside.c_str(), X_OK) == 0 ? beside.string() : name;
+    if (!ec && ::access(beside.c_str(), X_OK) == 0) {
+        return beside.string();
+    }
+    const char* path = std::getenv("PATH");
+    std::istringstream folders(path != nullptr ? path : "/usr/bin:/bin");
+    for (std::string folder; std::getline(folders, folder, ':');) {
+        const fs::path candidate = fs::path(folder.empty() ? "." : folder) / name;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            return candidate.string();
+        }
+    }
+    return name; // the start fails, and says why
 }
 
-// A started program: its pid, and the read end of its stdout when that was asked for.
-struct Started {
-    pid_t pid = -1;
-    int stdout_read = -1;
-};
-
-// Starts argv; with capture_stdout, its stdout is a pipe whose read end is returned. Everything is
-// made before fork: the child only redirects and execs (this process has a capture thread).
-Started start(const std::vector<std::string>& argv, bool capture_stdout, std::string& why) {
-    std::vector<std::string> words = argv;
-    words[0] = program_path(words[0]);
-    std::vector<char*> args;
-    args.reserve(words.size() + 1);
-    for (auto& w : words) {
-        args.push_back(w.data());
+// Starts argv (its program looked up as above); nullptr, and why, when it cannot be started. The
+// command keeps the terminal; the peer's stdout and stderr are pipes (its first line names its port).
+std::unique_ptr<Process> start(const std::string& role, std::vector<std::string> argv, bool keep_terminal,
+                               std::string& why) {
+    argv[0] = program_path(argv[0]);
+    auto process = std::make_unique<Process>(role, std::move(argv));
+    if (keep_terminal) {
+        process->keep_terminal();
     }
-    args.push_back(nullptr);
-    int out[2] = {-1, -1};
-    if (capture_stdout && ::pipe2(out, O_CLOEXEC) != 0) {
-        why = std::string("pipe2: ") + std::strerror(errno);
-        return {};
-    }
-    const std::string cannot = "socklab-wire: cannot start " + words[0] + ": "; // made before fork
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        // Only calls that allocate nothing from here: the capture's thread may hold malloc's lock.
-        if (capture_stdout) {
-            ::dup2(out[1], 1);
-        }
-        ::execvp(args[0], args.data());
-        const char* why = ::strerrordesc_np(errno);
-        (void)!::write(2, cannot.data(), cannot.size());
-        (void)!::write(2, why, std::strlen(why));
-        (void)!::write(2, "\n", 1);
-        ::_exit(127);
-    }
-    if (capture_stdout) {
-        ::close(out[1]);
-    }
-    if (pid < 0) {
-        why = std::string("fork: ") + std::strerror(errno);
-        if (capture_stdout) {
-            ::close(out[0]);
-        }
-        return {};
-    }
-    return {pid, out[0]};
+    return process->start(why) ? std::move(process) : nullptr;
 }
 
 // The port of a peer's first line, "listening on 127.0.0.1:PORT", read within the deadline.
-std::optional<int> read_port(int fd, milliseconds within) {
+std::optional<int> read_port(const Process& peer, milliseconds within) {
     std::string line;
     const auto deadline = std::chrono::steady_clock::now() + within;
     while (line.find('\n') == std::string::npos) {
         const auto left =
             std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-        pollfd p{fd, POLLIN, 0};
+        pollfd p{peer.stdout_fd(), POLLIN, 0};
         if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
             return std::nullopt;
         }
         char c = 0;
-        if (::read(fd, &c, 1) != 1) {
+        if (::read(peer.stdout_fd(), &c, 1) != 1) {
             return std::nullopt;
         }
         line.push_back(c);
@@ -118,29 +93,36 @@ std::optional<int> read_port(int fd, milliseconds within) {
     return std::atoi(line.c_str() + colon + 1);
 }
 
-// Waits for pid within the deadline; kills it (SIGKILL) when the deadline passes. Its wait status,
-// and whether it had to be killed.
-std::pair<int, bool> wait_within(pid_t pid, milliseconds within) {
+// Waits within the deadline for the program to exit, reading the peer's stderr meanwhile (its pipe
+// must not fill). Whether it exited.
+bool exits_within(Process& program, milliseconds within, Process* peer) {
     const auto deadline = std::chrono::steady_clock::now() + within;
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    int status = 0;
-    bool killed = false;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
+    for (;;) {
+        program.poll_exit();
+        if (peer != nullptr) {
+            peer->drain_stderr();
+        }
         const auto left =
             std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            killed = true;
-            break;
+        if (program.exited() || left.count() <= 0) {
+            return program.exited();
         }
-        pollfd p{pidfd, POLLIN, 0};
-        (void)::poll(&p, pidfd >= 0 ? 1 : 0, static_cast<int>(std::min<long long>(left.count(), 50)));
+        std::vector<pollfd> fds{{program.pidfd(), POLLIN, 0}};
+        if (peer != nullptr && peer->stderr_fd() >= 0) {
+            fds.push_back({peer->stderr_fd(), POLLIN, 0});
+        }
+        (void)::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 50)));
     }
-    if (pidfd >= 0) {
-        ::close(pidfd);
+}
+
+// Stops the peer: SIGTERM, so that its listener and connections close (their segments are
+// captured), then SIGKILL if it has not exited within 2 s. What it wrote on stderr goes to ours.
+void stop(Process& peer) {
+    peer.send_signal(SIGTERM);
+    if (!exits_within(peer, milliseconds(2000), &peer)) {
+        peer.kill_group();
     }
-    return {status, killed};
+    std::cerr << peer.stderr_text();
 }
 
 // The whole program; main() only adds the last word on an exception.
@@ -180,20 +162,23 @@ int run(int argc, char** argv) {
     }
     std::string why;
     std::vector<socklab::wire::Role> roles;
-    Started peer_process;
+    std::unique_ptr<Process> peer_process;
     if (!peer.empty()) {
         std::istringstream words(peer);
-        std::vector<std::string> peer_argv{std::istream_iterator<std::string>(words), {}};
-        peer_process = start(peer_argv, true, why);
-        const auto port =
-            peer_process.pid > 0 ? read_port(peer_process.stdout_read, milliseconds(5000)) : std::nullopt;
+        peer_process = start("peer", {std::istream_iterator<std::string>(words), {}}, false, why);
+        const auto port = peer_process ? read_port(*peer_process, milliseconds(5000)) : std::nullopt;
         if (!port) {
-            std::cerr << "socklab-wire: the peer '" << peer
-                      << "' did not print 'listening on 127.0.0.1:PORT' "
-                      << "within 5 s" << (why.empty() ? "" : ": " + why) << "\n";
-            if (peer_process.pid > 0) {
-                ::kill(peer_process.pid, SIGKILL);
-                ::waitpid(peer_process.pid, nullptr, 0);
+            std::string what = "did not print 'listening on 127.0.0.1:PORT' within 5 s";
+            if (!peer_process) {
+                what = "could not be started: " + why;
+            } else if (exits_within(*peer_process, milliseconds(500), peer_process.get())) {
+                what = peer_process->status_text() + " before printing 'listening on 127.0.0.1:PORT'";
+            }
+            std::cerr << "socklab-wire: the peer '" << peer << "' " << what << "\n";
+            if (peer_process) {
+                peer_process->kill_group();
+                peer_process->drain_stderr();
+                std::cerr << peer_process->stderr_text();
             }
             return kUnavailable;
         }
@@ -210,37 +195,29 @@ int run(int argc, char** argv) {
     const auto capture = socklab::wire::Capture::start(why);
     if (!capture) {
         std::cerr << "socklab-wire: cannot capture: " << why << "\n";
-        if (peer_process.pid > 0) {
-            ::kill(peer_process.pid, SIGKILL);
-            ::waitpid(peer_process.pid, nullptr, 0);
-        }
-        return kNoPermission;
+        return kNoPermission; // the peer, if any, is killed as its Process ends
     }
-    const Started program = start(command, false, why);
-    int status = 0;
+    const std::unique_ptr<Process> program = start("command", command, true, why);
     bool killed = false;
-    if (program.pid > 0) {
+    if (program) {
         int left_ms = timeout_ms;
-        if (stop_peer_after_ms > 0 && peer_process.pid > 0) {
+        if (stop_peer_after_ms > 0 && peer_process) {
             // The command's exit ends this wait early; otherwise the peer is told to stop, and the
             // command goes on under the rest of its time.
-            const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, program.pid, 0));
-            pollfd p{pidfd, POLLIN, 0};
-            (void)::poll(&p, pidfd >= 0 ? 1 : 0, std::min(stop_peer_after_ms, timeout_ms));
-            if (pidfd >= 0) {
-                ::close(pidfd);
-            }
-            ::kill(peer_process.pid, SIGTERM);
+            (void)exits_within(*program, milliseconds(std::min(stop_peer_after_ms, timeout_ms)),
+                               peer_process.get());
+            peer_process->send_signal(SIGTERM);
             left_ms = std::max(1, timeout_ms - stop_peer_after_ms);
         }
-        std::tie(status, killed) = wait_within(program.pid, milliseconds(left_ms));
+        killed = !exits_within(*program, milliseconds(left_ms), peer_process.get());
+        if (killed) {
+            program->kill_group();
+        }
     } else {
         std::cerr << "socklab-wire: cannot start " << command[0] << ": " << why << "\n";
     }
-    if (peer_process.pid > 0) {
-        ::kill(peer_process.pid, SIGTERM); // its listener and connections close: their segments are captured
-        (void)wait_within(peer_process.pid, milliseconds(2000));
-        ::close(peer_process.stdout_read);
+    if (peer_process) {
+        stop(*peer_process);
     }
 
     const std::vector<socklab::wire::Frame> frames = capture->stop();
@@ -264,13 +241,13 @@ int run(int argc, char** argv) {
                   << ", or open it in Wireshark\n";
     }
     std::cout.flush();
-    if (program.pid <= 0) {
+    if (!program) {
         return 127;
     }
-    if (killed || WIFSIGNALED(status)) {
-        return 128 + (killed ? SIGKILL : WTERMSIG(status));
+    if (killed) {
+        return 128 + SIGKILL;
     }
-    return WEXITSTATUS(status);
+    return program->killed_by_signal() ? 128 + program->term_signal() : program->exit_code();
 }
 
 } // namespace
