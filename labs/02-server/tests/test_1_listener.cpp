@@ -47,6 +47,31 @@ TEST_CASE("TcpListener accepts connections on the endpoint it was given",
     CHECK(client);
 }
 
+TEST_CASE("TcpListener lets the kernel complete a client's handshake before accept is called",
+          "[docs/labs/02-server.md#step-1-bind-and-listen]") {
+    // On the wire (docs/reference/wire.md): a listening socket answers a SYN with SYN ACK by itself;
+    // accept only hands over a connection that is already established. One that does not listen
+    // answers RST ACK, and the connect is refused.
+    const OnTheWire wire = run_on_the_wire([](WireNames& names) {
+        TcpListener listener(kAnyLoopbackPort);
+        const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
+        names.name(port, "listener");
+        UniqueFd client = connect_loopback(port, soon()); // and no accept
+        return std::string(client ? "connected" : "not connected");
+    });
+    if (!wire.ran) {
+        SOCKLAB_SKIP("the wire cannot be captured here: " + wire.reason);
+    }
+    INFO("the wire:\n" << wire.timeline);
+    CHECK(wire.result == "connected");
+    // Then the test's end closes both (a FIN, and a RST for the connection nobody accepted).
+    const std::vector<std::string> handshake{"client -> listener SYN", "listener -> client SYN ACK",
+                                             "client -> listener ACK"};
+    const std::vector<std::string> segments = wire.segments();
+    CHECK(std::vector<std::string>(
+              segments.begin(), segments.begin() + std::min<std::size_t>(3, segments.size())) == handshake);
+}
+
 TEST_CASE("TcpListener sets SO_REUSEADDR so a restarted server can bind at once",
           "[docs/labs/02-server.md#step-1-bind-and-listen]") {
     TcpListener listener(kAnyLoopbackPort);
@@ -326,33 +351,4 @@ TEST_CASE("TcpListener accept_for waits on for a client when signals interrupt p
     storm.finish();
     REQUIRE(accepted.has_value());
     CHECK(accepted->peer_endpoint() == raw_local_endpoint(client.get()));
-}
-
-// --- On the wire (step 1) -----------------------------------------------------------------------
-// Last in this file: it runs a listener in a child process of its own, and a submission whose
-// listener misbehaves (the corpus's fork bomb) should meet the plain tests first.
-
-TEST_CASE("TcpListener lets the kernel complete a client's handshake before accept is called",
-          "[docs/labs/02-server.md#step-1-bind-and-listen]") {
-    // On the wire (docs/reference/wire.md): a listening socket answers a SYN with SYN ACK by itself;
-    // accept only hands over a connection that is already established. One that does not listen
-    // answers RST ACK, and the connect is refused.
-    const OnTheWire wire = run_on_the_wire([](WireNames& names) {
-        TcpListener listener(kAnyLoopbackPort);
-        const std::uint16_t port = raw_local_endpoint(listener.fd()).port;
-        names.name(port, "listener");
-        UniqueFd client = connect_loopback(port, soon()); // and no accept
-        return std::string(client ? "connected" : "not connected");
-    });
-    if (!wire.ran) {
-        SOCKLAB_SKIP("the wire cannot be captured here: " + wire.reason);
-    }
-    INFO("the wire:\n" << wire.timeline);
-    CHECK(wire.result == "connected");
-    // Then the test's end closes both (a FIN, and a RST for the connection nobody accepted).
-    const std::vector<std::string> handshake{"client -> listener SYN", "listener -> client SYN ACK",
-                                             "client -> listener ACK"};
-    const std::vector<std::string> segments = wire.segments();
-    CHECK(std::vector<std::string>(
-              segments.begin(), segments.begin() + std::min<std::size_t>(3, segments.size())) == handshake);
 }

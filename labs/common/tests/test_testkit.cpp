@@ -287,6 +287,28 @@ TEST(PrivateNetns, ReportsAnExceptionFromTheBody) {
     EXPECT_EQ(outcome.result, "exception: boom");
 }
 
+// A body's own child (a student's server that forks, a fork bomb) inherits the report's pipe: the
+// report ends when the body's process exits, not when every holder of the pipe has closed it.
+TEST(RunInChild, EndsWhenTheChildExitsThoughAProcessItForkedHoldsThePipe) {
+    const ChildOutcome outcome = run_in_child(
+        [] {
+            const pid_t lingering = ::fork();
+            if (lingering == 0) {
+                ::alarm(30); // gone by itself even if this test does not kill it
+                for (;;) {
+                    ::pause();
+                }
+            }
+            return std::to_string(lingering);
+        },
+        ChildSetup{}, milliseconds(2000));
+    ASSERT_TRUE(outcome.ran) << outcome.reason;
+    const pid_t lingering = std::stoi(outcome.result);
+    ASSERT_GT(lingering, 0);
+    EXPECT_EQ(::kill(lingering, 0), 0) << "the forked process is still there, holding the pipe";
+    ::kill(lingering, SIGKILL);
+}
+
 // --- The watchdog: a blocking call under a deadline -----------------------------------------------
 
 TEST(Watchdog, GivesBackTheValueOfACallThatReturnsInTime) {

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,21 +75,31 @@ ChildOutcome run_in_child(const std::function<std::string()>& body, ChildSetup s
     }
     write_end.reset();
 
+    // The report is whole once the child has exited (it writes it all, then _exits). Its end is
+    // the child's exit, not the pipe's EOF: a process the body forked (a student's server, or a
+    // fork bomb) inherits the write end and may hold it open long after.
+    const UniqueFd exited(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); // -1 on old kernels: EOF only
     std::string text;
     const Deadline deadline(timeout);
-    for (;;) {
-        pollfd p{read_end.get(), POLLIN, 0};
-        const int ready = retry_on_eintr([&] { return ::poll(&p, 1, deadline.poll_timeout()); });
+    for (bool child_gone = false;;) {
+        pollfd p[2] = {{read_end.get(), POLLIN, 0}, {exited.get(), POLLIN, 0}};
+        const int ready = child_gone ? 1 : retry_on_eintr([&] {
+            return ::poll(p, exited.get() >= 0 ? 2 : 1, deadline.poll_timeout());
+        });
         if (ready <= 0) {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
             throw TimeoutError("the part of the test run in a child process did not finish within " +
                                std::to_string(timeout.count()) + " ms");
         }
+        if (!child_gone && (p[1].revents & POLLIN) != 0) {
+            child_gone = true; // from now on, read what is left without waiting
+            ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
+        }
         char buffer[4096];
         const ssize_t n = retry_on_eintr([&] { return ::read(read_end.get(), buffer, sizeof buffer); });
         if (n <= 0) {
-            break;
+            break; // EOF, or (once the child is gone) nothing more
         }
         text.append(buffer, static_cast<std::size_t>(n));
     }
