@@ -154,6 +154,28 @@ TEST(ScriptRunner, AFailedCheckShowsTheSegmentsOfItsConnections) {
         << r.output;
 }
 
+TEST(ScriptRunner, ALongTimelineKeepsItsFirstAndLastSegmentsInTheReport) {
+    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
+                          SOCKLAB_GRADER_TESTS + "/scripts/many_segments.script 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    if (r.output.find("the wire: not captured here") != std::string::npos) {
+        GTEST_SKIP() << "no capture on this machine:\n" << r.output;
+    }
+    const auto wire = r.output.find("the wire: the TCP segments of this check's connections");
+    ASSERT_NE(wire, std::string::npos) << r.output;
+    const std::string timeline = r.output.substr(wire, r.output.find("\nreplay:", wire) - wire);
+    std::smatch hidden;
+    ASSERT_TRUE(std::regex_search(timeline, hidden, std::regex(R"(\n    \((\d+) segments not shown\)\n)")))
+        << "150 one-byte pieces and their echoes are more than 100 segments:\n"
+        << timeline;
+    EXPECT_GT(std::stoi(hidden[1]), 0);
+    EXPECT_EQ(std::count(timeline.begin(), timeline.end(), '\n'), 1 + 20 + 1 + 80 - 1) << timeline;
+    EXPECT_TRUE(std::regex_search(timeline.substr(0, hidden.position(0)),
+                                  std::regex(R"(a +127\.0\.0\.1:\d+ -> srv +127\.0\.0\.1:\d+ +SYN )")))
+        << "the handshake is kept:\n"
+        << timeline;
+}
+
 TEST(ScriptRunner, ExpectFinPassesOnAConnectionThatEndsInOrder) {
     const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
                           SOCKLAB_GRADER_TESTS + "/scripts/fin_good_echo.script 2>&1");

@@ -202,7 +202,7 @@ private:
             Lab& lab = b.labs[i];
             const LabRubric& lr = *ctx_.rubric.lab(m.id);
             if (b.compiled[i]) {
-                run_lab(ctx_, m, lr, lab, bin);
+                run_lab(ctx_, m, lr, lab, bin, why.empty());
                 sandbox::close_launchers(ctx_.uid); // the lab's sandboxes, and all they still run
                 // A sandbox whose bwrap was killed takes its processes down a moment later: the
                 // cgroup waits for that first, so only what really outlived its test is counted.

@@ -10,6 +10,7 @@
 #include "process.hpp"
 #include "runner.hpp"
 #include "script.hpp"
+#include "socklab/wire/capture.hpp"
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -57,7 +58,7 @@ std::string docs_in(const std::string& output) {
 // The state of one lab's run: what confines its programs, and its time budget.
 class LabRun {
 public:
-    explicit LabRun(const Context& ctx) : ctx_(ctx) {}
+    LabRun(const Context& ctx, bool own_network) : ctx_(ctx), own_network_(own_network) {}
 
     void run(const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
         confinement_ = run_policy(m, bin);
@@ -316,6 +317,15 @@ private:
             options.seed = ctx_.options.seed;
             const std::string relative = fs::relative(path, ctx_.root).string();
             options.replay = {"build/bin/socklab-script", relative};
+            // Each script's capture starts empty, and ends (its memory freed) with the script.
+            std::unique_ptr<wire::Capture> capture;
+            if (own_network_) {
+                capture = wire::Capture::start(options.wire_unavailable);
+                options.capture = capture.get();
+            } else {
+                options.wire_unavailable =
+                    "the programs shared the machine's network, which the grader does not read";
+            }
             std::ostringstream transcript;
             const auto result = script::run_script(script, options, transcript);
             const std::string stem = path.stem().string();
@@ -371,6 +381,7 @@ private:
     }
 
     const Context& ctx_;
+    bool own_network_; // the thread's network namespace is the grade's own: captures may be made
     script::Confinement confinement_;                    // of the submission's programs, set by run()
     std::chrono::steady_clock::time_point lab_deadline_; // the lab's time budget ends
     std::string lab_cut_; // why the rest of the lab is not run (its timed-out tests), or ""
@@ -378,8 +389,9 @@ private:
 
 } // namespace
 
-void run_lab(const Context& ctx, const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin) {
-    LabRun(ctx).run(m, lr, lab, bin);
+void run_lab(const Context& ctx, const ManifestLab& m, const LabRubric& lr, Lab& lab, const fs::path& bin,
+             bool own_network) {
+    LabRun(ctx, own_network).run(m, lr, lab, bin);
 }
 
 } // namespace socklab::grade

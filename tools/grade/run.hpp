@@ -12,9 +12,13 @@
 
 namespace socklab::grade {
 
-// Runs the lab's tests and scripts from the programs in bin, adding their items to lab.
+// Runs the lab's tests and scripts from the programs in bin, adding their items to lab. With
+// own_network (the calling thread is in a network namespace of its own, which the programs share),
+// each script's loopback is captured, so that a failed check's report shows the wire and
+// expect-fin checks the FIN on it, as socklab-script does for the student; never on the machine's
+// own loopback, whose other traffic is not the grader's to read.
 void run_lab(const Context& ctx, const ManifestLab& m, const LabRubric& lr, Lab& lab,
-             const std::filesystem::path& bin);
+             const std::filesystem::path& bin, bool own_network);
 
 // Where the lab's tests and programs work: a fresh folder in the sandbox, or without one a folder
 // on disk beside bin, which the caller removes after the lab.

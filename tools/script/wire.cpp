@@ -4,6 +4,10 @@
 
 #include "socklab/wire/timeline.hpp"
 
+#include <sstream>
+#include <string>
+#include <vector>
+
 namespace socklab::script::detail {
 
 std::string Runner::wire_text() const {
@@ -32,8 +36,24 @@ std::string Runner::wire_text() const {
             roles.push_back({{0x7f000001U, static_cast<std::uint16_t>(c->local_port)}, name});
         }
     }
-    return "the wire: the TCP segments of this check's connections (docs/reference/wire.md):\n" +
-           wire::timeline(segments, roles);
+    // As the transcript, a report keeps the start (the handshakes) and the end (how the connections
+    // ended) of a long capture: a megabyte in small segments is thousands of lines.
+    constexpr std::size_t kFirst = 20;
+    constexpr std::size_t kLast = 80;
+    std::string shown;
+    std::istringstream lines(wire::timeline(segments, roles));
+    std::vector<std::string> all;
+    for (std::string line; std::getline(lines, line);) {
+        all.push_back(line);
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (all.size() > kFirst + kLast && i == kFirst) {
+            shown += "    (" + std::to_string(all.size() - kFirst - kLast) + " segments not shown)\n";
+            i = all.size() - kLast;
+        }
+        shown += all[i] + "\n";
+    }
+    return "the wire: the TCP segments of this check's connections (docs/reference/wire.md):\n" + shown;
 }
 
 std::optional<Failure> Runner::expect_fin(Channel& c, const Step& step) {
