@@ -104,6 +104,18 @@ TEST(WireCommand, ACommandNamedWithoutAFolderIsFoundOnPathAndItsExitCodeIsReturn
     EXPECT_NE(o.output.find("==> the wire: 0 segments"), std::string::npos) << o.output;
 }
 
+TEST(WireCommand, APeerWhoseFirstLineIsNotListeningOnIsReportedWithThatLine) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    const Outcome o = run(kWire + " --peer 'echo ready' -- true");
+    EXPECT_EQ(o.exit_code, 69) << o.output;
+    EXPECT_NE(o.output.find("socklab-wire: the peer 'echo ready' printed 'ready' as its first line, where "
+                            "'listening on 127.0.0.1:PORT' was expected"),
+              std::string::npos)
+        << o.output;
+}
+
 TEST(WireCommand, APeerThatExitsBeforeListeningIsReportedWithItsStderrAndTheCommandIsNotRun) {
     if (const std::string why = why_no_capture(); !why.empty()) {
         GTEST_SKIP() << why;
@@ -120,6 +132,18 @@ TEST(WireCommand, APeerThatExitsBeforeListeningIsReportedWithItsStderrAndTheComm
     EXPECT_NE(o.output.find("refpeer: "), std::string::npos) << "the peer's stderr is shown:\n" << o.output;
     EXPECT_FALSE(fs::exists(never)) << "the command ran:\n" << o.output;
     fs::remove(never);
+}
+
+TEST(WireCommand, TheCommandHoldsNoSocketOfTheCapture) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    // What the command has open: its stdio (a pipe, /dev/null) and nothing of socklab-wire's.
+    const Outcome o =
+        run(kWire + " -- sh -c 'for f in /proc/$$/fd/*; do echo \"fd $f: $(readlink $f)\"; done'");
+    EXPECT_EQ(o.exit_code, 0) << o.output;
+    EXPECT_NE(o.output.find("fd /proc/"), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("socket:"), std::string::npos) << "the command inherited a socket:\n" << o.output;
 }
 
 TEST(WireCommand, ThePcapFileHoldsTheSameSegmentsForTcpdump) {

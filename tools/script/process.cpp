@@ -95,7 +95,7 @@ bool Process::start(std::string& error) {
     const std::vector<char*> envp = sandbox::pointers(env);
     pid_ = sandbox::fork_child();
     if (pid_ == 0) {
-        if (!keep_terminal_) {
+        if (!keep_group_) {
             ::setpgid(0, 0);
         }
         if (const int e = sandbox::enter(confinement_); e != 0) {
@@ -124,7 +124,7 @@ bool Process::start(std::string& error) {
         error = std::string("fork: ") + std::strerror(errno);
         return false;
     }
-    if (!keep_terminal_) {
+    if (!keep_group_) {
         ::setpgid(pid_, pid_); // also here: whichever of parent and child runs first
     }
     exec_error.write.reset(); // so that the read below ends at the child's exec
@@ -210,7 +210,11 @@ void Process::kill_group() {
     if (pid_ <= 0) {
         return;
     }
-    ::kill(keep_terminal_ ? pid_ : -pid_, SIGKILL); // its group: also whatever the program started
+    if (!keep_group_) {
+        ::kill(-pid_, SIGKILL); // the group: also whatever the program started
+    } else if (!exited_) {
+        ::kill(pid_, SIGKILL); // once reaped, its pid may be another process's
+    }
     if (!exited_) {
         ::waitpid(pid_, &status_, 0);
         exited_ = true;

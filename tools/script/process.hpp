@@ -46,11 +46,14 @@ public:
     void confine(Confinement c) { confinement_ = std::move(c); }
     // A server the user started by hand (--attach): no process, only its port.
     void attach(int port);
-    // Set before start(): the program keeps the caller's stdin, stdout and stderr, and its process
-    // group, as a command typed at a terminal (socklab-wire's: it may read the terminal, which a
-    // process group of its own may not). stdin_fd, stdout_fd and stderr_fd are then -1, and
-    // kill_group kills the program alone. Never with a confinement.
-    void keep_terminal() { keep_terminal_ = true; }
+    // Set before start(), never with a confinement. keep_process_group: the program stays in the
+    // caller's process group, so that what the terminal sends the caller (Ctrl-C, a hang-up) reaches
+    // it too; kill_group then kills the program alone. keep_terminal: that, and the program keeps
+    // the caller's stdin, stdout and stderr too, as a command typed at a terminal (socklab-wire's:
+    // it may read the terminal, which a process group of its own may not); stdin_fd, stdout_fd and
+    // stderr_fd are then -1.
+    void keep_process_group() { keep_group_ = true; }
+    void keep_terminal() { keep_group_ = keep_terminal_ = true; }
 
     // Non-blocking waitpid(2); true when the program has just been seen to exit.
     bool poll_exit();
@@ -101,6 +104,7 @@ private:
     int status_ = 0;
     bool exited_ = false;
     bool attached_ = false;
+    bool keep_group_ = false;
     bool keep_terminal_ = false;
     Confinement confinement_;
     std::unique_ptr<sandbox::Program> launched_; // started by the sandbox's launcher (then no pid_)

@@ -57,23 +57,27 @@ std::string program_path(const std::string& name) {
     return name; // the start fails, and says why
 }
 
-// Starts argv (its program looked up as above); nullptr, and why, when it cannot be started. The
-// command keeps the terminal; the peer's stdout and stderr are pipes (its first line names its port).
+// Starts argv (its program looked up as above); nullptr, and why, when it cannot be started. Both
+// stay in this process's group, so that Ctrl-C stops them with it. The command keeps the terminal;
+// the peer's stdout and stderr are pipes (its first line names its port).
 std::unique_ptr<Process> start(const std::string& role, std::vector<std::string> argv, bool keep_terminal,
                                std::string& why) {
     argv[0] = program_path(argv[0]);
     auto process = std::make_unique<Process>(role, std::move(argv));
     if (keep_terminal) {
         process->keep_terminal();
+    } else {
+        process->keep_process_group();
     }
     return process->start(why) ? std::move(process) : nullptr;
 }
 
-// The port of a peer's first line, "listening on 127.0.0.1:PORT", read within the deadline.
-std::optional<int> read_port(const Process& peer, milliseconds within) {
+// A peer's first line, read within the deadline: the whole line (without its newline), or nothing
+// when it did not come.
+std::optional<std::string> first_line(const Process& peer, milliseconds within) {
     std::string line;
     const auto deadline = std::chrono::steady_clock::now() + within;
-    while (line.find('\n') == std::string::npos) {
+    while ((line.empty() || line.back() != '\n') && line.size() < 4096) {
         const auto left =
             std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
         pollfd p{peer.stdout_fd(), POLLIN, 0};
@@ -86,11 +90,20 @@ std::optional<int> read_port(const Process& peer, milliseconds within) {
         }
         line.push_back(c);
     }
+    if (line.back() == '\n') {
+        line.pop_back();
+    }
+    return line;
+}
+
+// The port of "listening on 127.0.0.1:PORT", or nothing when the line is another.
+std::optional<int> port_in(const std::string& line) {
     const auto colon = line.rfind(':');
     if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos) {
         return std::nullopt;
     }
-    return std::atoi(line.c_str() + colon + 1);
+    const int port = std::atoi(line.c_str() + colon + 1);
+    return port > 0 && port <= 65535 ? std::optional<int>(port) : std::nullopt;
 }
 
 // Waits within the deadline for the program to exit, reading the peer's stderr meanwhile (its pipe
@@ -121,6 +134,7 @@ void stop(Process& peer) {
     peer.send_signal(SIGTERM);
     if (!exits_within(peer, milliseconds(2000), &peer)) {
         peer.kill_group();
+        peer.drain_stderr();
     }
     std::cerr << peer.stderr_text();
 }
@@ -166,11 +180,16 @@ int run(int argc, char** argv) {
     if (!peer.empty()) {
         std::istringstream words(peer);
         peer_process = start("peer", {std::istream_iterator<std::string>(words), {}}, false, why);
-        const auto port = peer_process ? read_port(*peer_process, milliseconds(5000)) : std::nullopt;
+        const std::optional<std::string> line =
+            peer_process ? first_line(*peer_process, milliseconds(5000)) : std::nullopt;
+        const std::optional<int> port = line ? port_in(*line) : std::nullopt;
         if (!port) {
             std::string what = "did not print 'listening on 127.0.0.1:PORT' within 5 s";
             if (!peer_process) {
                 what = "could not be started: " + why;
+            } else if (line) {
+                what = "printed '" + *line +
+                       "' as its first line, where 'listening on 127.0.0.1:PORT' was expected";
             } else if (exits_within(*peer_process, milliseconds(500), peer_process.get())) {
                 what = peer_process->status_text() + " before printing 'listening on 127.0.0.1:PORT'";
             }

@@ -1,6 +1,8 @@
 #include "socklab/wire/capture.hpp"
 
 #include <pcap/pcap.h>
+
+#include <fcntl.h>
 #include <poll.h>
 
 #include <atomic>
@@ -83,6 +85,11 @@ std::unique_ptr<Capture> Capture::start(std::string& why) {
     if (const int code = pcap_activate(state->handle); code < 0) {
         why = activate_error(code, state->handle);
         return nullptr;
+    }
+    // libpcap's packet socket is not close-on-exec: a program started later (socklab-wire's
+    // command, a script's server) would hold a raw socket on this loopback.
+    if (const int fd = pcap_get_selectable_fd(state->handle); fd >= 0) {
+        ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
     }
     bpf_program filter{};
     if (pcap_compile(state->handle, &filter, "tcp or icmp", 1, PCAP_NETMASK_UNKNOWN) != 0 ||
