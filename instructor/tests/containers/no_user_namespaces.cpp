@@ -6,12 +6,15 @@
 // command's processes, never the rest of the machine.
 //
 // no_user_namespaces --capabilities-denied-inside COMMAND [ARG...]: user namespaces may be made, but
-// socket(AF_PACKET) (a capture) fails with EPERM, as on Ubuntu 24.04, whose AppArmor lets an
-// ordinary program make a user namespace and then denies it every capability there.
+// what needs a capability in one fails with EPERM, as on Ubuntu 24.04, whose AppArmor lets an
+// ordinary program make a user namespace and then denies it every capability there: here, setting
+// an interface's flags (bringing loopback up: CAP_NET_ADMIN) and socket(AF_PACKET) (a capture:
+// CAP_NET_RAW).
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -59,9 +62,12 @@ int main(int argc, char* argv[]) {
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 2),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 3, 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])), // the request
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIOCSIFFLAGS, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };

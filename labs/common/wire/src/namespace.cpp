@@ -39,7 +39,13 @@ std::string bring_loopback_up() {
     const bool up = ::ioctl(control.fd, SIOCGIFFLAGS, &request) == 0 &&
                     (request.ifr_flags |= IFF_UP, ::ioctl(control.fd, SIOCSIFFLAGS, &request) == 0);
     const int error = errno;
-    return up ? "" : std::string("bringing up loopback in the new namespace: ") + std::strerror(error);
+    if (up) {
+        return "";
+    }
+    return std::string("bringing up loopback in the new namespace: ") + std::strerror(error) +
+           (error == EPERM ? " (no capability in this namespace: Ubuntu 24.04's AppArmor takes them away in "
+                             "a user namespace, unless sysctl kernel.apparmor_restrict_unprivileged_userns=0)"
+                           : "");
 }
 
 std::string enter_private_network() {
