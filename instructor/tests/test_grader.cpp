@@ -1324,9 +1324,15 @@ TEST_P(Corpus, TheGraderReportsTheExpectedOutcomeAndLeavesNothingBehind) {
         if (own_network) { // else the grader captures nothing, and says so in the report
             const std::regex wanted(*wire);
             bool seen = false;
+            bool captured = true;
             for (const auto& item : l.at("items")) {
+                const std::string output = item.at("output").get<std::string>();
+                captured = captured && output.find("the wire: not captured here") == std::string::npos;
                 seen = seen || (item.at("kind") == "check" && item.at("status") != "passed" &&
-                                std::regex_search(item.at("output").get<std::string>(), wanted));
+                                std::regex_search(output, wanted));
+            }
+            if (!captured) {
+                GTEST_SKIP() << "the grader could not capture here:\n" << failures(l);
             }
             EXPECT_TRUE(seen) << "no failed check's report shows /" << *wire << "/ on the wire:\n"
                               << failures(l);

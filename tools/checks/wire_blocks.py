@@ -40,12 +40,13 @@ def shape(timeline: str) -> list[str]:
     return out
 
 
+TIMEOUT = 60  # seconds a block's command may take (the slowest prints in under 3)
 ATTEMPTS = 2  # a segment a loaded machine times differently once is not a page gone stale
 
 
 def _print(command: str, env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", command], env=env, cwd=root, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def check_wire_blocks(root: Path, bin_dir: Path, pages: list[str]) -> tuple[list[str], int, str]:
@@ -66,9 +67,13 @@ def check_wire_blocks(root: Path, bin_dir: Path, pages: list[str]) -> tuple[list
                 continue
             runs: list[list[str]] = []
             for _ in range(ATTEMPTS):
-                done = _print(command, env, root)
+                try:
+                    done = _print(command, env, root)
+                except subprocess.TimeoutExpired:
+                    runs.append([f"(the command did not end within {TIMEOUT} s)"])
+                    break
                 if done.returncode == NO_CAPTURE and "==> the wire" not in done.stdout:
-                    return [], count, done.stderr.strip()
+                    return problems, count, done.stderr.strip()
                 runs.append(shape(done.stdout.split("==> the wire", 1)[-1]))
                 if runs[-1] == expected:
                     break

@@ -294,7 +294,7 @@ TEST(RunInChild, EndsWhenTheChildExitsThoughAProcessItForkedHoldsThePipe) {
         [] {
             const pid_t lingering = ::fork();
             if (lingering == 0) {
-                ::alarm(30); // gone by itself even if this test does not kill it
+                ::alarm(10); // gone by itself even if this test fails before it kills it
                 for (;;) {
                     ::pause();
                 }
