@@ -687,6 +687,42 @@ TEST(Reports, TheClassroomResultOfAFailingClassFitsInAnEnvironmentVariable) {
               std::string::npos);
 }
 
+// A failed check's report ends with the wire, which can be long: the text report keeps the
+// report's own last 60 lines (the caret under the wrong byte among them) and the wire's last 20.
+TEST(Reports, TheTextReportKeepsAChecksTranscriptAboveALongWire) {
+    socklab::grade::Grade g;
+    g.student = "s";
+    socklab::grade::Lab l;
+    l.id = "04";
+    l.build = "ok";
+    socklab::grade::Item item;
+    item.name = "coalesced/three requests";
+    item.kind = "check";
+    item.group = "scripts";
+    item.status = socklab::grade::Status::Failed;
+    item.reason = "a: the connection was closed";
+    std::string output = "FAILED: three requests\n    ^ the caret under the first wrong byte\n";
+    for (int i = 0; i < 30; ++i) {
+        output += "  transcript event " + std::to_string(i) + "\n";
+    }
+    output += "the wire: the TCP segments of this check's connections (docs/reference/wire.md):\n";
+    for (int i = 0; i < 100; ++i) {
+        output += "  segment " + std::to_string(i) + "\n";
+    }
+    output += "replay: build/bin/socklab-script --seed 1 labs/04-framing/scripts/coalesced.script\n";
+    item.output = output;
+    l.items.push_back(item);
+    g.labs.push_back(l);
+    const std::string text = socklab::grade::text_report(g, {});
+    EXPECT_NE(text.find("| FAILED: three requests\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("|     ^ the caret under the first wrong byte\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("| the wire: the TCP segments of this check's connections"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("| (81 earlier lines not shown)\n  |   segment 81\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("|   segment 99\n  | replay: "), std::string::npos) << text;
+    EXPECT_EQ(text.find("segment 80\n"), std::string::npos) << text;
+}
+
 // A skeleton's reason names its docs section already: a grouped entry does not name it twice.
 TEST(Reports, AGroupedClassroomEntryNamesItsDocsSectionOnce) {
     socklab::grade::Grade g;

@@ -53,6 +53,22 @@ std::string indented_tail(const std::string& text, std::size_t max_lines, const 
     return out;
 }
 
+// The end of an item's output, where a failure shows: a test's last 25 lines; a check's last 60
+// lines of its report, and under them the wire's heading and its last 20 lines, when the report
+// has one (it comes last: whole, it would push the transcript and its caret out of the 60).
+std::string output_tail(const Item& item) {
+    const std::string output = clean_text(item.output);
+    const auto wire = output.find("\nthe wire: ");
+    if (item.kind != "check" || wire == std::string::npos) {
+        return indented_tail(output, item.kind == "check" ? 60 : 25, "  | ");
+    }
+    const auto heading_end = output.find('\n', wire + 1);
+    const std::string heading = output.substr(wire + 1, heading_end - wire - 1);
+    return indented_tail(output.substr(0, wire + 1), 60, "  | ") + "  | " + heading + "\n" +
+           (heading_end == std::string::npos ? ""
+                                             : indented_tail(output.substr(heading_end + 1), 20, "  | "));
+}
+
 // What a student may see of why an item did not pass: a hidden check says only that it failed
 // (its reason quotes the script's values); everything is in the JSON report for the instructor.
 std::string student_reason(const Item& item) {
@@ -182,7 +198,7 @@ std::string text_report(const Grade& grade, const TextStyle& style) {
                 continue; // a hidden check shows what failed, not the script
             }
             if (!item.output.empty() && item.status != Status::Skipped) {
-                out << indented_tail(clean_text(item.output), item.kind == "check" ? 60 : 25, "  | ");
+                out << output_tail(item);
             }
             if (!item.replay.empty()) {
                 out << "  rerun: " << clean_text(item.replay) << "\n";
