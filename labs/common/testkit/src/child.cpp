@@ -49,10 +49,14 @@ ChildOutcome run_in_child(const std::function<std::string()>& body, ChildSetup s
         // (where the process is root of nothing but its own namespaces).
         if (setup.private_netns && ::unshare(CLONE_NEWNET) == -1 &&
             ::unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1) {
+            const int error = errno;
             write_fully(write_end.get(),
-                        std::string("Uunshare(CLONE_NEWNET) failed: ") + std::strerror(errno) +
-                            " (a private network namespace needs root, CAP_SYS_ADMIN, or "
-                            "unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1)");
+                        std::string("Uunshare(CLONE_NEWNET) failed: ") + std::strerror(error) +
+                            (error == EINVAL ? " (a user namespace can only be made by a process of one "
+                                               "thread; a sanitizer's runtime adds one)"
+                                             : " (a private network namespace needs root, CAP_SYS_ADMIN, or "
+                                               "unprivileged user namespaces: sysctl "
+                                               "kernel.unprivileged_userns_clone=1)"));
             ::_exit(0);
         }
         constexpr uid_t kNobody = 65534;
