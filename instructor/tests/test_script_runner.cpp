@@ -53,6 +53,18 @@ std::string runner_command(const std::string& script, const std::string& extra =
            SOCKLAB_GRADER_TESTS + "/scripts/" + script + " 2>&1";
 }
 
+// The same without --stable: with the wire under a failure (its times and ports vary, so never
+// against a golden file).
+std::string live_runner_command(const std::string& script, const std::string& extra = "") {
+    return std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " + extra + " " +
+           SOCKLAB_GRADER_TESTS + "/scripts/" + script + " 2>&1";
+}
+
+// Whether the runner could not capture here (no network namespace): the wire tests then skip.
+bool not_captured(const std::string& output) {
+    return output.find("the wire: not captured here") != std::string::npos;
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
@@ -133,10 +145,9 @@ TEST(ScriptRunner, AFailedRunPrintsTheCommandThatReplaysIt) {
 // The wire view: the runner's programs live in a network namespace of its own, whose loopback it
 // captures; a failed check's report shows the segments of that check's connections.
 TEST(ScriptRunner, AFailedCheckShowsTheSegmentsOfItsConnections) {
-    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
-                          SOCKLAB_GRADER_TESTS + "/scripts/drops_last_byte.script 2>&1");
+    const Outcome r = run(live_runner_command("drops_last_byte.script"));
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    if (r.output.find("the wire: not captured here") != std::string::npos) {
+    if (not_captured(r.output)) {
         GTEST_SKIP() << "no capture on this machine:\n" << r.output;
     }
     EXPECT_NE(r.output.find("the wire: the TCP segments of this check's connections"), std::string::npos)
@@ -155,10 +166,9 @@ TEST(ScriptRunner, AFailedCheckShowsTheSegmentsOfItsConnections) {
 }
 
 TEST(ScriptRunner, ALongTimelineKeepsItsFirstAndLastSegmentsInTheReport) {
-    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
-                          SOCKLAB_GRADER_TESTS + "/scripts/many_segments.script 2>&1");
+    const Outcome r = run(live_runner_command("many_segments.script"));
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    if (r.output.find("the wire: not captured here") != std::string::npos) {
+    if (not_captured(r.output)) {
         GTEST_SKIP() << "no capture on this machine:\n" << r.output;
     }
     const auto wire = r.output.find("the wire: the TCP segments of this check's connections");
@@ -177,15 +187,13 @@ TEST(ScriptRunner, ALongTimelineKeepsItsFirstAndLastSegmentsInTheReport) {
 }
 
 TEST(ScriptRunner, ExpectFinPassesOnAConnectionThatEndsInOrder) {
-    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
-                          SOCKLAB_GRADER_TESTS + "/scripts/fin_good_echo.script 2>&1");
+    const Outcome r = run(live_runner_command("fin_good_echo.script"));
     EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 TEST(ScriptRunner, ExpectFinFailsOnARstThatOnlyTheWireShows) {
-    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --bin " + SOCKLAB_BROKEN_BIN + " " +
-                          SOCKLAB_GRADER_TESTS + "/scripts/fin_then_reset.script 2>&1");
-    if (r.output.find("the wire: not captured here") != std::string::npos) {
+    const Outcome r = run(live_runner_command("fin_then_reset.script"));
+    if (not_captured(r.output)) {
         GTEST_SKIP() << "no capture on this machine:\n" << r.output;
     }
     EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -200,8 +208,7 @@ TEST(ScriptRunner, ExpectFinFailsOnARstThatOnlyTheWireShows) {
 }
 
 TEST(ScriptRunner, WithNoWireItRunsOnTheMachinesLoopbackAndShowsNoSegments) {
-    const Outcome r = run(std::string(SOCKLAB_SCRIPT_PROGRAM) + " --no-wire --bin " + SOCKLAB_BROKEN_BIN +
-                          " " + SOCKLAB_GRADER_TESTS + "/scripts/drops_last_byte.script 2>&1");
+    const Outcome r = run(live_runner_command("drops_last_byte.script", "--no-wire"));
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("FAILED: a line comes back unchanged"), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("the wire"), std::string::npos) << r.output;

@@ -53,6 +53,20 @@ std::size_t count(const std::string& text, const std::string& what) {
     return n;
 }
 
+const std::string kAsNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+
+// Why a test that runs program as nobody cannot run here (this run is not root, or nobody cannot
+// reach the build), or "".
+std::string why_not_as_nobody(const std::string& program) {
+    if (::geteuid() != 0) {
+        return "needs root to become another user (nobody)";
+    }
+    if (run(kAsNobody + "test -x " + program).exit_code != 0) {
+        return "nobody cannot reach " + program + " (a folder closed to others on the way)";
+    }
+    return "";
+}
+
 // Whether this machine can capture at all (a private namespace and CAP_NET_RAW in it).
 std::string why_no_capture() {
     const Outcome probe = run(kWire + " -- true");
@@ -166,17 +180,13 @@ TEST(WireCommand, ThePcapFileHoldsTheSameSegmentsForTcpdump) {
 }
 
 TEST(WireCommand, AsAnotherUserItCapturesInAUserNamespace) {
-    if (::geteuid() != 0) {
-        GTEST_SKIP() << "needs root to become another user (nobody); this run is already not root";
+    if (const std::string why = why_not_as_nobody(kWire); !why.empty()) {
+        GTEST_SKIP() << why;
     }
-    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
-        GTEST_SKIP() << "nobody cannot reach " << kWire << " (a folder closed to others on the way)";
-    }
-    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user true").exit_code != 0) {
+    if (run(kAsNobody + "unshare --user true").exit_code != 0) {
         GTEST_SKIP() << "this machine allows no user namespace to another user";
     }
-    const Outcome o = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + kWire + " -- " + kClient +
-                          " 127.0.0.1:9");
+    const Outcome o = run(kAsNobody + kWire + " -- " + kClient + " 127.0.0.1:9");
     EXPECT_EQ(o.exit_code, 69) << o.output;
     const std::string t = timeline_of(o.output);
     EXPECT_NE(t.find("SYN"), std::string::npos) << o.output;
@@ -184,16 +194,12 @@ TEST(WireCommand, AsAnotherUserItCapturesInAUserNamespace) {
 }
 
 TEST(WireCommand, WhereNoNamespaceCanBeMadeItSaysWhyAndExits77) {
-    if (::geteuid() != 0) {
-        GTEST_SKIP() << "needs root to become another user (nobody)";
-    }
-    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
-        GTEST_SKIP() << "nobody cannot reach " << kWire;
+    if (const std::string why = why_not_as_nobody(kWire); !why.empty()) {
+        GTEST_SKIP() << why;
     }
     // As nobody (no CAP_SYS_ADMIN) behind a filter that refuses user namespaces, as Docker's does.
-    const Outcome o =
-        run("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(SOCKLAB_NO_USER_NAMESPACES) +
-            " " + kWire + " -- " + kClient + " 127.0.0.1:9");
+    const Outcome o = run(kAsNobody + std::string(SOCKLAB_NO_USER_NAMESPACES) + " " + kWire + " -- " +
+                          kClient + " 127.0.0.1:9");
     EXPECT_EQ(o.exit_code, 77) << o.output;
     EXPECT_NE(o.output.find("cannot make a private network namespace"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("unprivileged user namespaces"), std::string::npos) << o.output;
@@ -201,17 +207,13 @@ TEST(WireCommand, WhereNoNamespaceCanBeMadeItSaysWhyAndExits77) {
 }
 
 TEST(WireCommand, WhereTheNamespaceHoldsNoCapabilityItSaysWhyAndExits77) {
-    if (::geteuid() != 0) {
-        GTEST_SKIP() << "needs root to become another user (nobody)";
-    }
-    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + kWire).exit_code != 0) {
-        GTEST_SKIP() << "nobody cannot reach " << kWire;
+    if (const std::string why = why_not_as_nobody(kWire); !why.empty()) {
+        GTEST_SKIP() << why;
     }
     // As on Ubuntu 24.04: the user namespace is made, but what needs a capability in it (bringing
     // loopback up, capturing) is refused with EPERM.
-    const Outcome o =
-        run("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(SOCKLAB_NO_USER_NAMESPACES) +
-            " --capabilities-denied-inside " + kWire + " -- " + kClient + " 127.0.0.1:9");
+    const Outcome o = run(kAsNobody + std::string(SOCKLAB_NO_USER_NAMESPACES) +
+                          " --capabilities-denied-inside " + kWire + " -- " + kClient + " 127.0.0.1:9");
     EXPECT_EQ(o.exit_code, 77) << o.output;
     EXPECT_NE(o.output.find("Operation not permitted"), std::string::npos) << o.output;
     EXPECT_NE(o.output.find("apparmor_restrict_unprivileged_userns"), std::string::npos) << o.output;
@@ -221,19 +223,15 @@ TEST(WireCommand, WhereTheNamespaceHoldsNoCapabilityItSaysWhyAndExits77) {
 // A lab's wire test, run as CTest runs it (SOCKLAB_UNDER_CTEST=1: a skip exits 77), as nobody where
 // no capture can be made: it skips, and says why, in both of the machines above.
 TEST(WireCommand, ALabsWireTestSkipsWithTheReasonWhereNoCaptureCanBeMade) {
-    if (::geteuid() != 0) {
-        GTEST_SKIP() << "needs root to become another user (nobody)";
-    }
     const std::string tests = std::string(SOCKLAB_BIN_DIR) + "/lab03_tests";
-    if (run("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " + tests).exit_code != 0) {
-        GTEST_SKIP() << "nobody cannot reach " << tests;
+    if (const std::string why = why_not_as_nobody(tests); !why.empty()) {
+        GTEST_SKIP() << why;
     }
     const std::string test_name = "'TcpClient reports refused when the SYN it sent is answered by RST ACK'";
     for (const std::string filter : {"", " --capabilities-denied-inside"}) {
         SCOPED_TRACE("no_user_namespaces" + filter);
-        const Outcome o =
-            run("SOCKLAB_UNDER_CTEST=1 setpriv --reuid=65534 --regid=65534 --clear-groups " +
-                std::string(SOCKLAB_NO_USER_NAMESPACES) + filter + " " + tests + " " + test_name);
+        const Outcome o = run("SOCKLAB_UNDER_CTEST=1 " + kAsNobody + std::string(SOCKLAB_NO_USER_NAMESPACES) +
+                              filter + " " + tests + " " + test_name);
         EXPECT_EQ(o.exit_code, 77) << o.output;
         // The reason is the refused call's (EPERM; under ThreadSanitizer, whose thread forbids a user
         // namespace to the test's child, EINVAL), after the skip's own words.

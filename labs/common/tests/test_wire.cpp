@@ -55,6 +55,8 @@ Frame tcp_frame(std::chrono::microseconds time, End from, End to, std::uint8_t f
     return Frame{time, b, static_cast<std::uint32_t>(b.size())};
 }
 
+// The ends written into the frames made above: numbers in bytes, never bound (the tests that open
+// sockets bind port 0 and read the port back).
 const End kClient{kLoopback, 41234};
 const End kServer{kLoopback, 20000};
 
