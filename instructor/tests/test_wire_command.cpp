@@ -108,6 +108,36 @@ TEST(WireCommand, ATimeoutShowsTheSynSentAgainAndNeverAnswered) {
     EXPECT_EQ(count(t, "RST"), 0U) << o.output;
 }
 
+// wire.md: nc and socat work as the command, found on PATH, with what is piped into socklab-wire.
+TEST(WireCommand, NcAndSocatAreCommandsToo) {
+    if (const std::string why = why_no_capture(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    for (const std::string command : {"nc -N 127.0.0.1 {port}", "socat - TCP:127.0.0.1:{port}"}) {
+        SCOPED_TRACE(command);
+        const std::string program = command.substr(0, command.find(' '));
+        if (run("command -v " + program).exit_code != 0) {
+            ADD_FAILURE() << program
+                          << " is not installed (./socklab deps installs netcat-openbsd and socat)";
+            continue;
+        }
+        // Within braces, the </dev/null that run() adds is the group's: socklab-wire reads the pipe.
+        const Outcome o =
+            run("{ printf 'hello\\n' | " + kWire + " --peer 'refpeer echo' -- " + command + "; }");
+        EXPECT_EQ(o.exit_code, 0) << o.output;
+        EXPECT_EQ(o.output.rfind("hello\n", 0), 0U) << "the echo comes first:\n" << o.output;
+        const std::string t = timeline_of(o.output);
+        EXPECT_TRUE(std::regex_search(
+            t, std::regex(
+                   R"(client 127\.0\.0\.1:\d+ +-> server 127\.0\.0\.1:\d+ +PSH ACK .* 6 bytes "hello\\n")")))
+            << o.output;
+        EXPECT_TRUE(std::regex_search(
+            t, std::regex(
+                   R"(server 127\.0\.0\.1:\d+ +-> client 127\.0\.0\.1:\d+ +PSH ACK .* 6 bytes "hello\\n")")))
+            << o.output;
+    }
+}
+
 TEST(WireCommand, ACommandNamedWithoutAFolderIsFoundOnPathAndItsExitCodeIsReturned) {
     if (const std::string why = why_no_capture(); !why.empty()) {
         GTEST_SKIP() << why;
